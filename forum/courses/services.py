@@ -1,0 +1,167 @@
+"""Courses: importing them from a file, and finding them for the pages."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forum.courses.models import Course, Module, Prompt
+from forum.extensions import db
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+
+
+class CourseFileError(ValueError):
+    """The course file can't be imported; the message says where and why."""
+
+
+@dataclass
+class ImportReport:
+    course: Course
+    created: int = 0
+    updated: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"Course '{self.course.slug}': {self.created} item(s) created, "
+            f"{self.updated} updated."
+        )
+
+
+def read_course_file(path: Path) -> dict[str, Any]:
+    """Parse a course file (.toml or .json) into plain data."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CourseFileError(f"Can't read {path}: {exc.strerror}") from exc
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(raw.decode("utf-8"))
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise CourseFileError("The top level of a course file must be an object.")
+            return data
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise CourseFileError(f"{path.name} is not valid {path.suffix[1:].upper()}: {exc}") from exc
+    raise CourseFileError("A course file must end in .toml or .json.")
+
+
+def _text(data: dict, key: str, where: str, required: bool = False, limit: int = MAX_TEXT) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise CourseFileError(f"{where}: '{key}' must be text.")
+    value = value.strip()
+    if required and not value:
+        raise CourseFileError(f"{where}: '{key}' is required.")
+    if len(value) > limit:
+        raise CourseFileError(f"{where}: '{key}' is longer than {limit} characters.")
+    return value
+
+
+def _slug(data: dict, where: str) -> str:
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise CourseFileError(
+            f"{where}: 'slug' must be lower-case letters, digits and hyphens (got {slug!r})."
+        )
+    return slug
+
+
+def _items(data: dict, key: str, where: str) -> list[dict]:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise CourseFileError(f"{where}: '{key}' must be a list of tables.")
+    slugs = [_slug(item, f"{where} {key}[{n}]") for n, item in enumerate(items)]
+    if len(set(slugs)) != len(slugs):
+        raise CourseFileError(f"{where}: two {key} share a slug.")
+    return items
+
+
+def _upsert(model, lookup: dict, values: dict, report: ImportReport):
+    row = db.session.execute(db.select(model).filter_by(**lookup)).scalar_one_or_none()
+    if row is None:
+        row = model(**lookup, **values)
+        db.session.add(row)
+        report.created += 1
+    elif any(getattr(row, k) != v for k, v in values.items()):
+        for key, value in values.items():
+            setattr(row, key, value)
+        report.updated += 1
+    db.session.flush()
+    return row
+
+
+def import_course(data: dict[str, Any]) -> ImportReport:
+    """Create or update a course from parsed data. Never deletes a module, prompt or post."""
+    course_slug = _slug(data, "course")
+    modules = _items(data, "modules", "course")
+    course_values = {
+        "title": _text(data, "title", "course", required=True, limit=MAX_TITLE),
+        "intro": _text(data, "intro", "course"),
+    }
+    # Validate everything before writing anything.
+    parsed = []
+    for m_pos, module in enumerate(modules):
+        where = f"module '{module['slug']}'"
+        prompts = _items(module, "prompts", where)
+        parsed.append(
+            (
+                module["slug"],
+                {
+                    "position": m_pos,
+                    "title": _text(module, "title", where, required=True, limit=MAX_TITLE),
+                    "intro": _text(module, "intro", where),
+                    "journal_prompt": _text(module, "journal_prompt", where),
+                },
+                [
+                    (
+                        p["slug"],
+                        {
+                            "position": p_pos,
+                            "title": _text(
+                                p, "title", f"{where} prompt '{p['slug']}'", True, MAX_TITLE
+                            ),
+                            "body": _text(p, "body", f"{where} prompt '{p['slug']}'"),
+                        },
+                    )
+                    for p_pos, p in enumerate(prompts)
+                ],
+            )
+        )
+
+    report = ImportReport(course=None)  # type: ignore[arg-type]
+    course = _upsert(Course, {"slug": course_slug}, course_values, report)
+    report.course = course
+    for module_slug, module_values, prompts in parsed:
+        module = _upsert(Module, {"course_id": course.id, "slug": module_slug}, module_values, report)
+        for prompt_slug, prompt_values in prompts:
+            _upsert(Prompt, {"module_id": module.id, "slug": prompt_slug}, prompt_values, report)
+    return report
+
+
+def list_courses() -> list[Course]:
+    """All courses, by title."""
+    return list(db.session.execute(db.select(Course).order_by(Course.title)).scalars())
+
+
+def get_course(slug: str) -> Course | None:
+    return db.session.execute(db.select(Course).filter_by(slug=slug)).scalar_one_or_none()
+
+
+def get_module(course: Course, slug: str) -> Module | None:
+    return db.session.execute(
+        db.select(Module).filter_by(course_id=course.id, slug=slug)
+    ).scalar_one_or_none()
+
+
+def get_prompt(module: Module, slug: str) -> Prompt | None:
+    return db.session.execute(
+        db.select(Prompt).filter_by(module_id=module.id, slug=slug)
+    ).scalar_one_or_none()

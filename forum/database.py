@@ -1,0 +1,66 @@
+"""Database plumbing shared by every package: UTC timestamps and SQLite tuning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import has_request_context, request
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes; SQLite drops the zone, so it is put back on load."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """Make SQLite safe for several processes: WAL, a busy timeout, immediate write locks.
+
+    pysqlite's own transaction handling starts transactions lazily and never with
+    ``BEGIN IMMEDIATE``; a deferred transaction that later writes can fail at once with
+    "database is locked" instead of waiting. So we turn the driver's handling off and
+    emit BEGIN ourselves: reads of a safe HTTP method start a deferred transaction (WAL
+    lets them run beside a writer), everything else takes the write lock up front and
+    waits for it up to the busy timeout.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        read_only = has_request_context() and request.method in SAFE_METHODS
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,71 @@
+"""Posts in a prompt's thread, and the revisions their authors make."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from forum.accounts.models import User
+from forum.courses.models import Prompt
+from forum.database import UTCDateTime, utcnow
+from forum.extensions import db
+
+
+class PostStatus(StrEnum):
+    VISIBLE = "visible"
+    HELD = "held"  # waiting for a moderator before anyone else sees it
+    HIDDEN = "hidden"  # hidden pending review, or by a moderator
+    REMOVED = "removed"  # removed by a moderator
+    DELETED = "deleted"  # deleted by its author; a placeholder keeps the thread readable
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # One post per form: a double-clicked submit finds the post the first click made.
+        UniqueConstraint("author_id", "idempotency_key"),
+        Index("ix_posts_prompt_id_created_at", "prompt_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    body_source: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    sanitizer_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=PostStatus.VISIBLE, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    prompt: Mapped[Prompt] = relationship()
+    author: Mapped[User] = relationship()
+    parent: Mapped[Post | None] = relationship(remote_side=[id])
+    revisions: Mapped[list[PostRevision]] = relationship(
+        back_populates="post", order_by="PostRevision.id"
+    )
+
+    @property
+    def is_visible(self) -> bool:
+        return self.status == PostStatus.VISIBLE
+
+
+class PostRevision(db.Model):
+    """An earlier text of a post, kept when its author edits it."""
+
+    __tablename__ = "post_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body_source: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    sanitizer_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="revisions")

@@ -1,0 +1,242 @@
+"""Reflection threads: writing, editing, deleting and reading posts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from forum.accounts.models import Role, User
+from forum.courses.models import Prompt
+from forum.database import utcnow
+from forum.extensions import db
+from forum.markup import render_markdown
+from forum.signals import post_created, post_deleted, post_edited
+from forum.text import clean_multiline
+from forum.threads.models import Post, PostRevision, PostStatus
+
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Statuses everyone sees in a thread; deleted and removed posts show as a placeholder.
+PUBLIC_STATUSES = (PostStatus.VISIBLE, PostStatus.DELETED, PostStatus.REMOVED)
+
+
+class PostError(ValueError):
+    """A rule about posts was broken; the message is meant for the person."""
+
+
+class PostPermissionError(PostError):
+    """The acting user may not do this to this post."""
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    posts: list[Post]
+    page: int
+    pages: int
+    total: int
+
+
+def _app():
+    return current_app._get_current_object()
+
+
+def _check_can_write(user: User) -> None:
+    if not user.is_authenticated:
+        raise PostPermissionError("Please log in to post.")
+    if not user.is_confirmed:
+        raise PostPermissionError("Please confirm your email address before posting.")
+    if user.is_suspended:
+        raise PostPermissionError("Your account can't post at the moment.")
+
+
+def _clean_body(body: str | None) -> str:
+    text = clean_multiline(body).strip()
+    limit = current_app.config["POST_MAX_CHARS"]
+    if not text:
+        raise PostError("Please write something before posting.")
+    if len(text) > limit:
+        raise PostError(
+            f"Your reflection is {len(text):,} characters long; the limit is {limit:,}. "
+            "Please shorten it and post again."
+        )
+    return text
+
+
+def _adjust_thread_counts(prompt_id: int, delta: int, activity_at=None) -> None:
+    # One atomic UPDATE: concurrent writers serialise on the row and no count is lost.
+    values = {"post_count": Prompt.post_count + delta}
+    if activity_at is not None:
+        values["last_post_at"] = case(
+            (
+                or_(Prompt.last_post_at.is_(None), Prompt.last_post_at < activity_at),
+                activity_at,
+            ),
+            else_=Prompt.last_post_at,
+        )
+    db.session.execute(update(Prompt).where(Prompt.id == prompt_id).values(**values))
+
+
+def find_post_by_idempotency_key(author: User, key: str) -> Post | None:
+    return db.session.execute(
+        db.select(Post).filter_by(author_id=author.id, idempotency_key=key)
+    ).scalar_one_or_none()
+
+
+def create_post(
+    author: User,
+    prompt: Prompt,
+    body: str,
+    parent: Post | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Post, bool]:
+    """Write a reflection; returns (post, created). A repeated form returns the first post."""
+    _check_can_write(author)
+    if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.match(idempotency_key):
+        raise PostError("This form is out of date. Please reload the page and post again.")
+    if idempotency_key:
+        existing = find_post_by_idempotency_key(author, idempotency_key)
+        if existing is not None:
+            return existing, False
+    text = _clean_body(body)
+    if parent is not None and (parent.prompt_id != prompt.id or not parent.is_visible):
+        raise PostError("The post you are replying to is no longer available.")
+
+    rendered = render_markdown(text)
+    post = Post(
+        prompt_id=prompt.id,
+        author_id=author.id,
+        parent_id=parent.id if parent else None,
+        body_source=rendered.source,
+        body_html=rendered.html,
+        sanitizer_version=rendered.sanitizer_version,
+        status=PostStatus.VISIBLE,
+        idempotency_key=idempotency_key,
+        created_at=utcnow(),
+    )
+    post.prompt = prompt
+    post.author = author
+    try:
+        with db.session.begin_nested():
+            db.session.add(post)
+            db.session.flush()
+    except IntegrityError:
+        # Another request with the same form won the race; give back its post.
+        existing = find_post_by_idempotency_key(author, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+
+    # Receivers (moderation's holds) may change the status inside this transaction.
+    post_created.send(_app(), post=post)
+    db.session.flush()
+    if post.status == PostStatus.VISIBLE:
+        _adjust_thread_counts(prompt.id, +1, post.created_at)
+    return post, True
+
+
+def _check_author(actor: User, post: Post) -> None:
+    if not actor.is_authenticated or post.author_id != actor.id:
+        raise PostPermissionError("Only the author can change this post.")
+    if post.status in (PostStatus.DELETED, PostStatus.REMOVED):
+        raise PostError("This post has been deleted and can't be changed.")
+
+
+def edit_post(actor: User, post: Post, body: str) -> Post:
+    """Change a post's text, keeping the previous text as a revision."""
+    _check_author(actor, post)
+    if actor.is_suspended:
+        raise PostPermissionError("Your account can't post at the moment.")
+    text = _clean_body(body)
+    if text == post.body_source:
+        return post
+    revision = PostRevision(
+        post_id=post.id,
+        editor_id=actor.id,
+        body_source=post.body_source,
+        body_html=post.body_html,
+        sanitizer_version=post.sanitizer_version,
+        created_at=utcnow(),
+    )
+    db.session.add(revision)
+    rendered = render_markdown(text)
+    post.body_source = rendered.source
+    post.body_html = rendered.html
+    post.sanitizer_version = rendered.sanitizer_version
+    post.edited_at = utcnow()
+    db.session.flush()
+    post_edited.send(_app(), post=post, revision=revision)
+    return post
+
+
+def delete_post(actor: User, post: Post) -> Post:
+    """Soft-delete the actor's own post; the thread shows a placeholder in its place."""
+    _check_author(actor, post)
+    was_visible = post.is_visible
+    post.status = PostStatus.DELETED
+    post.deleted_at = utcnow()
+    db.session.flush()
+    if was_visible:
+        _adjust_thread_counts(post.prompt_id, -1)
+    post_deleted.send(_app(), post=post, actor=actor)
+    return post
+
+
+def get_post(post_id: int) -> Post | None:
+    return db.session.get(Post, post_id)
+
+
+def _thread_filter(prompt: Prompt, viewer: User | None):
+    # Held and hidden posts stay visible to their own author (marked as waiting).
+    shown = Post.status.in_(PUBLIC_STATUSES)
+    if viewer is not None and viewer.is_authenticated:
+        shown = or_(shown, Post.author_id == viewer.id)
+        if viewer.has_role(Role.MODERATOR):
+            shown = Post.id.is_not(None)
+    return and_(Post.prompt_id == prompt.id, shown)
+
+
+def can_view_post(viewer: User | None, post: Post) -> bool:
+    """Whether ``viewer`` may see this post in its thread."""
+    if post.status in PUBLIC_STATUSES:
+        return True
+    if viewer is None or not viewer.is_authenticated:
+        return False
+    return post.author_id == viewer.id or viewer.has_role(Role.MODERATOR)
+
+
+def thread_page(prompt: Prompt, viewer: User | None, page: int) -> ThreadPage:
+    """One page of a thread, oldest first. Pages past the end raise PostError."""
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    where = _thread_filter(prompt, viewer)
+    total = db.session.execute(db.select(func.count(Post.id)).where(where)).scalar_one()
+    pages = max(1, -(-total // per_page))
+    if page < 1 or page > pages:
+        raise PostError("That page of the thread doesn't exist.")
+    posts = list(
+        db.session.execute(
+            db.select(Post)
+            .where(where)
+            .order_by(Post.created_at, Post.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).scalars()
+    )
+    return ThreadPage(posts=posts, page=page, pages=pages, total=total)
+
+
+def page_of_post(post: Post, viewer: User | None) -> int:
+    """The thread page on which ``post`` appears for ``viewer``."""
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    before = db.session.execute(
+        db.select(func.count(Post.id)).where(
+            _thread_filter(post.prompt, viewer),
+            or_(
+                Post.created_at < post.created_at,
+                and_(Post.created_at == post.created_at, Post.id < post.id),
+            ),
+        )
+    ).scalar_one()
+    return before // per_page + 1

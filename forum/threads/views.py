@@ -1,0 +1,5 @@
+"""Thread pages: reading, posting, replying, editing, deleting."""
+
+from flask import Blueprint
+
+bp = Blueprint("threads", __name__)

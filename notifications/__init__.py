@@ -1,0 +1,9 @@
+"""Notifications: see DESIGN.md. Imports the core; the core knows it only by name."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from notifications import views
+
+    app.register_blueprint(views.bp)

@@ -1,0 +1,5 @@
+"""HTTP views of notifications."""
+
+from flask import Blueprint
+
+bp = Blueprint("notifications", __name__)
