@@ -40,7 +40,7 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
     SIGNUP_RATE_LIMIT = "5 per minute;30 per hour"
-    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"
+    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105 (a rate, not a secret)
 
     PASSWORD_RESET_MAX_AGE = 3600
     EMAIL_CONFIRM_MAX_AGE = 60 * 60 * 48

@@ -19,7 +19,7 @@ DEMO_ACCOUNTS = (
     ("moderator@example.com", "Riley (moderator)", Role.MODERATOR),
     ("admin@example.com", "Morgan (admin)", Role.ADMIN),
 )
-DEMO_PASSWORD = "hearth-demo-password"
+DEMO_PASSWORD = "hearth-demo-password"  # noqa: S105 (public on purpose: demo data)
 
 
 @demo_cli.command("seed")
@@ -38,6 +38,6 @@ def seed_command(force: bool) -> None:
             created += 1
     db.session.commit()
     click.echo(f"{report} {created} demo account(s) created.")
-    click.echo("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
     for email, _name, role in DEMO_ACCOUNTS:
         click.echo(f"  {role.value:<12} {email}")

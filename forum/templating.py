@@ -28,10 +28,29 @@ def humanize_time(value: datetime | None) -> str:
     return value.strftime("%-d %B %Y")
 
 
+def register_template_hook(app: Flask, slot: str, template: str) -> None:
+    """Let another package put a partial template into one of the core's page slots.
+
+    Slots the core offers: ``nav`` (links in the header for a logged-in user),
+    ``thread_actions`` (beside a thread's title; gets ``prompt``), ``module_actions``
+    (beside a module's title; gets ``module``), ``post_actions`` (under each post; gets
+    ``post``), ``settings_links`` (on the account settings page).
+    """
+    hooks = app.extensions.setdefault("hearth_template_hooks", {})
+    if template not in hooks.setdefault(slot, []):
+        hooks[slot].append(template)
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["ago"] = humanize_time
     app.jinja_env.filters["isotime"] = lambda v: v.isoformat() if v else ""
 
     @app.context_processor
     def _globals():
-        return {"site_name": app.config["SITE_NAME"], "Role": Role}
+        return {
+            "site_name": app.config["SITE_NAME"],
+            "Role": Role,
+            "template_hooks": lambda slot: app.extensions.get("hearth_template_hooks", {}).get(
+                slot, []
+            ),
+        }

@@ -125,8 +125,6 @@ def login(app):
     return _login
 
 
-
-
 @pytest.fixture
 def raw_engine(database_url):
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))

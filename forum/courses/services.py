@@ -29,8 +29,7 @@ class ImportReport:
 
     def __str__(self) -> str:
         return (
-            f"Course '{self.course.slug}': {self.created} item(s) created, "
-            f"{self.updated} updated."
+            f"Course '{self.course.slug}': {self.created} item(s) created, {self.updated} updated."
         )
 
 
@@ -140,7 +139,9 @@ def import_course(data: dict[str, Any]) -> ImportReport:
     course = _upsert(Course, {"slug": course_slug}, course_values, report)
     report.course = course
     for module_slug, module_values, prompts in parsed:
-        module = _upsert(Module, {"course_id": course.id, "slug": module_slug}, module_values, report)
+        module = _upsert(
+            Module, {"course_id": course.id, "slug": module_slug}, module_values, report
+        )
         for prompt_slug, prompt_values in prompts:
             _upsert(Prompt, {"module_id": module.id, "slug": prompt_slug}, prompt_values, report)
     return report
