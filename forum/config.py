@@ -55,11 +55,8 @@ class Defaults:
     MAIL_DEFAULT_SENDER = "Hearth <no-reply@hearth.invalid>"
 
 
-def _development_overrides(app_root: Path) -> dict[str, Any]:
-    return {
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
-    }
+# Development and tests run on plain http://127.0.0.1, where Secure cookies would be dropped.
+_PLAIN_HTTP_OVERRIDES = {"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False}
 
 
 def load_config(app, overrides: dict[str, Any] | None) -> None:
@@ -73,7 +70,7 @@ def load_config(app, overrides: dict[str, Any] | None) -> None:
         app.config.update(overrides)
 
     if app.config["ENV"] in {"development", "testing"}:
-        for key, value in _development_overrides(Path(app.root_path)).items():
+        for key, value in _PLAIN_HTTP_OVERRIDES.items():
             if not (overrides and key in overrides):
                 app.config[key] = value
 
@@ -92,12 +89,13 @@ def load_config(app, overrides: dict[str, Any] | None) -> None:
         options.setdefault("pool_pre_ping", True)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
-    if not app.config.get("SECRET_KEY"):
+    if not app.config.get("SECRET_KEY") and app.config["ENV"] == "development":
+        # Written once by 'make run'; production must set HEARTH_SECRET_KEY.
         key_file = Path(app.instance_path) / "secret_key"
         if key_file.is_file():
             app.config["SECRET_KEY"] = key_file.read_text().strip()
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError(
-            "No secret key: set HEARTH_SECRET_KEY, or run 'make run' once to create "
-            "instance/secret_key for development."
+            "No secret key: set HEARTH_SECRET_KEY (in development, 'make run' creates "
+            "instance/secret_key)."
         )

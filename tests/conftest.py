@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import nullcontext
 
 import pytest
+from flask import has_app_context
 from sqlalchemy import create_engine, text
 
 from forum import create_app
@@ -36,6 +38,8 @@ def make_test_app(database_url: str, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        # Fail fast on a lock wait in tests; a deadlock between two sessions shows at once.
+        "SQLITE_BUSY_TIMEOUT_MS": 5000,
         "BASE_URL": "https://hearth.test",
         "MAIL_DEFAULT_SENDER": "Hearth <no-reply@hearth.test>",
     }
@@ -103,7 +107,9 @@ def make_user(app):
 
     def _make(role: Role = Role.PARTICIPANT, email: str | None = None, name: str | None = None):
         email = email or f"user-{secrets.token_hex(4)}@example.com"
-        with app.app_context():
+        # Reuse an active app context: a second one would open a second connection, and
+        # outside a request every SQLite transaction takes the write lock up front.
+        with nullcontext() if has_app_context() else app.app_context():
             user = create_user(
                 email, name or f"Person {email[:10]}", TEST_PASSWORD, role=role, confirmed=True
             )
