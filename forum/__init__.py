@@ -28,6 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     load_config(app, config)
 
+    from forum.urls import RowIdConverter
+
+    app.url_map.converters["id"] = RowIdConverter
+
     from forum.database import configure_sqlite
     from forum.errors import init_error_handlers
     from forum.extensions import csrf, db, limiter, login_manager, mail, migrate

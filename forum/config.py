@@ -40,7 +40,13 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
     SIGNUP_RATE_LIMIT = "5 per minute;30 per hour"
+    POST_RATE_LIMIT = "10 per minute;200 per day"
     PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105 (a rate, not a secret)
+
+    # Argon2id costs: the argon2-cffi defaults (RFC 9106's low-memory profile).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
 
     PASSWORD_RESET_MAX_AGE = 3600
     EMAIL_CONFIRM_MAX_AGE = 60 * 60 * 48

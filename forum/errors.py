@@ -26,6 +26,13 @@ MESSAGES = {
 }
 
 
+FALLBACK_500 = (
+    "<!doctype html><html lang='en'><meta charset='utf-8'><title>Something went wrong</title>"
+    "<h1>Something went wrong on our side</h1><p>Nothing you wrote was saved by this request. "
+    "Please try again in a moment.</p></html>"
+)
+
+
 def _render(code: int, detail: str | None = None, kept_text: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[400])
     return (
@@ -66,11 +73,19 @@ def init_error_handlers(app: Flask) -> None:
         # A view that aborts with its own description means it for the reader.
         custom = error.description != type(error).description
         detail = error.description if custom else None
-        response = _render(error.code, detail)
+        # A refused submit (too many posts too fast) hands the writing back, like CSRF does.
+        kept = _kept_text() if error.code == 429 else None
+        response = _render(error.code, detail, kept_text=kept)
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             return (*response, {"Allow": ", ".join(error.valid_methods)})
         return response
 
     @app.errorhandler(InternalServerError)
     def _server_error(error):
-        return _render(500)
+        try:
+            return _render(500)
+        except Exception:
+            # The layout needs the database (the current user); when that is what failed,
+            # answer with a page that needs nothing.
+            app.logger.exception("error page could not be rendered")
+            return FALLBACK_500, 500, {"Content-Type": "text/html; charset=utf-8"}

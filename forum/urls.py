@@ -5,6 +5,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app
+from werkzeug.routing import IntegerConverter
+
+# Row ids are 32-bit integers on PostgreSQL; a larger number in a URL must be a 404, not
+# an overflow error from the database.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a positive integer that fits a 32-bit id column."""
+
+    def __init__(self, map, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, **kwargs)
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -240,3 +240,26 @@ def page_of_post(post: Post, viewer: User | None) -> int:
         )
     ).scalar_one()
     return before // per_page + 1
+
+
+def posting_blocked_reason(user: User) -> str | None:
+    """Why ``user`` can't write in threads right now, or None if they can."""
+    try:
+        _check_can_write(user)
+    except PostPermissionError as exc:
+        return str(exc)
+    return None
+
+
+def can_change_post(actor: User, post: Post) -> bool:
+    """Whether ``actor`` may edit or delete ``post`` (its author, while it isn't deleted)."""
+    try:
+        _check_author(actor, post)
+    except PostError:
+        return False
+    return True
+
+
+def check_can_change_post(actor: User, post: Post) -> None:
+    """Raise PostPermissionError or PostError unless ``actor`` may edit or delete ``post``."""
+    _check_author(actor, post)

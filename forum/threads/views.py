@@ -1,5 +1,267 @@
 """Thread pages: reading, posting, replying, editing, deleting."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import re
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from forum.courses.services import SLUG_RE, get_course, get_module, get_prompt
+from forum.extensions import db, limiter
+from forum.threads import services
+from forum.threads.forms import DeletePostForm, EditPostForm, PostForm, new_idempotency_key
+from forum.threads.models import Post, PostStatus
 
 bp = Blueprint("threads", __name__)
+
+# A page number people could mean: digits only, and short enough to be a real page.
+PAGE_RE = re.compile(r"[0-9]{1,9}")
+
+
+def _post_rate_limit() -> str:
+    return current_app.config["POST_RATE_LIMIT"]
+
+
+def _rate_key() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return request.remote_addr or "unknown"
+
+
+# One budget for every kind of writing (posts, replies, edits), per account.
+post_limit = limiter.shared_limit(
+    _post_rate_limit,
+    scope="posting",
+    key_func=_rate_key,
+    methods=["POST"],
+    error_message="You've posted several times in a short while. Please wait a minute, "
+    "then send it again.",
+)
+
+
+def _find_prompt(course_slug: str, module_slug: str, prompt_slug: str):
+    # A slug that can't exist (NUL bytes, odd characters, too long) never reaches the database.
+    if not all(SLUG_RE.fullmatch(s) for s in (course_slug, module_slug, prompt_slug)):
+        abort(404)
+    course = get_course(course_slug)
+    module = get_module(course, module_slug) if course else None
+    prompt = get_prompt(module, prompt_slug) if module else None
+    if prompt is None:
+        abort(404)
+    return prompt
+
+
+def _thread_args(prompt) -> dict[str, str]:
+    module = prompt.module
+    return {
+        "course_slug": module.course.slug,
+        "module_slug": module.slug,
+        "prompt_slug": prompt.slug,
+    }
+
+
+def _thread_url(prompt, page: int = 1, anchor: str | None = None) -> str:
+    args = _thread_args(prompt)
+    if page > 1:
+        args["page"] = str(page)
+    if anchor:
+        args["_anchor"] = anchor
+    return url_for("threads.thread", **args)
+
+
+def _visible_post_or_404(post_id: int) -> Post:
+    post = services.get_post(post_id)
+    if post is None or not services.can_view_post(current_user, post):
+        abort(404)
+    return post
+
+
+def _permalink(post: Post):
+    return redirect(url_for("threads.permalink", post_id=post.id), code=303)
+
+
+def _compose(template_args: dict, status: int = 200):
+    template_args.setdefault("max_chars", current_app.config["POST_MAX_CHARS"])
+    return render_template("threads/compose.html", **template_args), status
+
+
+def _posting_blocked():
+    reason = services.posting_blocked_reason(current_user)
+    if reason:
+        abort(403, reason)
+
+
+@bp.get("/c/<course_slug>/<module_slug>/<prompt_slug>")
+def thread(course_slug: str, module_slug: str, prompt_slug: str):
+    prompt = _find_prompt(course_slug, module_slug, prompt_slug)
+    raw_page = request.args.get("page", "1")
+    if not PAGE_RE.fullmatch(raw_page):
+        abort(404, "That page of the thread doesn't exist. Try the first page of the thread.")
+    try:
+        page = services.thread_page(prompt, current_user, int(raw_page))
+    except services.PostError:
+        abort(404, "That page of the thread doesn't exist. Try the first page of the thread.")
+
+    form = None
+    blocked = None
+    if current_user.is_authenticated:
+        blocked = services.posting_blocked_reason(current_user)
+        if not blocked:
+            form = PostForm(formdata=None)
+            form.ensure_key()
+    own_posts = {p.id for p in page.posts if services.can_change_post(current_user, p)}
+    return render_template(
+        "threads/thread.html",
+        prompt=prompt,
+        module=prompt.module,
+        course=prompt.module.course,
+        page=page,
+        form=form,
+        blocked=blocked,
+        own_posts=own_posts,
+        PostStatus=PostStatus,
+        max_chars=current_app.config["POST_MAX_CHARS"],
+        thread_args=_thread_args(prompt),
+        login_next=_thread_url(prompt, page.page),
+    )
+
+
+@bp.route("/c/<course_slug>/<module_slug>/<prompt_slug>/posts", methods=["GET", "POST"])
+@login_required
+@post_limit
+def new_post(course_slug: str, module_slug: str, prompt_slug: str):
+    prompt = _find_prompt(course_slug, module_slug, prompt_slug)
+    form = PostForm()
+    args = {"prompt": prompt, "form": form, "mode": "new", "action": request.path}
+    if request.method == "GET":
+        _posting_blocked()
+        form.ensure_key()
+        return _compose(args)
+    return _submit_post(prompt, form, args)
+
+
+def _submit_post(prompt, form: PostForm, args: dict, parent: Post | None = None):
+    try:
+        post, created = services.create_post(
+            current_user,
+            prompt,
+            form.body.data or "",
+            parent=parent,
+            idempotency_key=form.idempotency_key.data or None,
+        )
+    except services.PostPermissionError as exc:
+        db.session.rollback()
+        abort(403, str(exc))
+    except services.PostError as exc:
+        db.session.rollback()
+        form.body.errors = [str(exc)]
+        form.idempotency_key.data = new_idempotency_key()
+        return _compose(args, 422)
+    db.session.commit()
+    _flash_posted(post, created)
+    return _permalink(post)
+
+
+def _flash_posted(post: Post, created: bool) -> None:
+    if not created:
+        flash("That was already posted, so it appears once.", "info")
+    elif post.status == PostStatus.VISIBLE:
+        flash("Thank you. Your reflection is posted.", "success")
+    else:
+        flash(
+            "Thank you. A moderator will look at your reflection before others can see it.",
+            "info",
+        )
+
+
+@bp.get("/posts/<id:post_id>")
+def permalink(post_id: int):
+    post = _visible_post_or_404(post_id)
+    page = services.page_of_post(post, current_user)
+    return redirect(_thread_url(post.prompt, page, anchor=f"post-{post.id}"))
+
+
+@bp.route("/posts/<id:post_id>/reply", methods=["GET", "POST"])
+@login_required
+@post_limit
+def reply(post_id: int):
+    parent = _visible_post_or_404(post_id)
+    if not parent.is_visible:
+        abort(404, "The post you are replying to is no longer available.")
+    prompt = parent.prompt
+    form = PostForm()
+    form.submit.label.text = "Post reply"
+    form.body.label.text = "Your reply"
+    args = {"prompt": prompt, "form": form, "mode": "reply", "parent": parent}
+    args["action"] = url_for("threads.reply", post_id=parent.id)
+    if request.method == "GET":
+        _posting_blocked()
+        form.ensure_key()
+        return _compose(args)
+    return _submit_post(prompt, form, args, parent=parent)
+
+
+def _own_post_or_error(post_id: int) -> Post:
+    post = _visible_post_or_404(post_id)
+    try:
+        services.check_can_change_post(current_user, post)
+    except services.PostPermissionError as exc:
+        abort(403, str(exc))
+    except services.PostError as exc:
+        abort(404, str(exc))
+    return post
+
+
+@bp.route("/posts/<id:post_id>/edit", methods=["GET", "POST"])
+@login_required
+@post_limit
+def edit_post(post_id: int):
+    post = _own_post_or_error(post_id)
+    form = EditPostForm()
+    args = {"prompt": post.prompt, "form": form, "mode": "edit", "post": post}
+    args["action"] = url_for("threads.edit_post", post_id=post.id)
+    if request.method == "GET":
+        form.body.data = post.body_source
+        return _compose(args)
+    try:
+        services.edit_post(current_user, post, form.body.data or "")
+    except services.PostPermissionError as exc:
+        db.session.rollback()
+        abort(403, str(exc))
+    except services.PostError as exc:
+        db.session.rollback()
+        form.body.errors = [str(exc)]
+        return _compose(args, 422)
+    db.session.commit()
+    flash("Your changes are saved.", "success")
+    return _permalink(post)
+
+
+@bp.route("/posts/<id:post_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_post(post_id: int):
+    post = _own_post_or_error(post_id)
+    form = DeletePostForm()
+    if request.method == "GET":
+        return render_template("threads/delete.html", post=post, prompt=post.prompt, form=form)
+    try:
+        services.delete_post(current_user, post)
+    except services.PostPermissionError as exc:
+        db.session.rollback()
+        abort(403, str(exc))
+    except services.PostError as exc:
+        db.session.rollback()
+        abort(404, str(exc))
+    db.session.commit()
+    flash("Your post is deleted. A note in the thread keeps the conversation readable.", "info")
+    return _permalink(post)
