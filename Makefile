@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
+# Links in emails are built from this; it follows HOST and PORT unless set.
+HEARTH_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test setup lint format bench clean-db
 
@@ -30,9 +32,10 @@ setup: $(VENV)/.installed instance/secret_key
 ## Run the forum at http://$(HOST):$(PORT) with the email worker beside it.
 run: setup
 	@echo "Emails are written to instance/mail/ and listed at http://$(HOST):$(PORT)/staff/mail"
-	@HEARTH_ENV=development $(BIN)/flask notifications worker & worker=$$!; \
+	@export HEARTH_ENV=development HEARTH_BASE_URL=$(HEARTH_BASE_URL); \
+	$(BIN)/flask notifications worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	HEARTH_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## Lint, then the whole test suite (browser tests need Debian's chromium package).
 test: $(VENV)/.installed
