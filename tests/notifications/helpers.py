@@ -22,27 +22,9 @@ from forum.threads.models import Post
 from forum.threads.services import create_post
 from notifications.models import OutboxMessage, Subscription
 from notifications.worker import run_once
+from tests.course_data import SMALL_COURSE
 
-COURSE = {
-    "slug": "allyship",
-    "title": "Allyship basics",
-    "intro": "A short course.",
-    "modules": [
-        {
-            "slug": "noticing",
-            "title": "Module 1: Noticing",
-            "prompts": [
-                {"slug": "first-memory", "title": "A first memory", "body": "Share one."},
-                {"slug": "the-room", "title": "Who is in the room?", "body": "Look around."},
-            ],
-        },
-        {
-            "slug": "listening",
-            "title": "Module 2: Listening",
-            "prompts": [{"slug": "an-account", "title": "An account that stayed"}],
-        },
-    ],
-}
+COURSE = SMALL_COURSE
 
 
 def free_port() -> int:

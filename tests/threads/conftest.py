@@ -14,28 +14,9 @@ from forum.courses.models import Prompt
 from forum.courses.services import import_course
 from forum.extensions import db
 from forum.threads.models import Post
+from tests.course_data import SMALL_COURSE
 
-COURSE = {
-    "slug": "allyship",
-    "title": "Allyship basics",
-    "intro": "A short course.",
-    "modules": [
-        {
-            "slug": "noticing",
-            "title": "Module 1: Noticing",
-            "journal_prompt": "What did you notice this week?",
-            "prompts": [
-                {"slug": "first-memory", "title": "A first memory", "body": "Share one."},
-                {"slug": "the-room", "title": "Who is in the room?", "body": "Look around."},
-            ],
-        },
-        {
-            "slug": "listening",
-            "title": "Module 2: Listening",
-            "prompts": [{"slug": "an-account", "title": "An account that stayed"}],
-        },
-    ],
-}
+COURSE = SMALL_COURSE
 THREAD = "/c/allyship/noticing/first-memory"
 OTHER_THREAD = "/c/allyship/noticing/the-room"
 KEY = "double-click-key-0123456789"
