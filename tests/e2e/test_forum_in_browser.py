@@ -137,15 +137,14 @@ def test_hostile_posts_run_no_script_even_without_the_csp(
 
         prompt = db.session.get(Prompt, prompt_id)
         user = db.session.merge(author)
-        stored = 0
+        refused = []
         for text in strings:
             try:
                 create_post(user, prompt, text)
-                stored += 1
             except PostError:  # only control characters: refused as empty, as over HTTP
-                pass
+                refused.append(text)
         db.session.commit()
-    assert stored >= len(strings) * 0.9
+    assert len(refused) <= len(strings) * 0.1, refused[:5]
 
     page = new_page(bypass_csp=True, java_script_enabled=True)
     page.add_init_script(
