@@ -8,12 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import insert, select
-
 from forum import create_app
-from forum.accounts.models import Role, User
-from forum.database import utcnow
 from forum.extensions import db
+from tests.notifications.helpers import add_users as insert_users
 
 
 def bench_app(**overrides):
@@ -43,28 +40,10 @@ def bench_app(**overrides):
 
 
 def add_users(count: int, prefix: str) -> list[int]:
-    """Confirmed participants without password hashing; needs an app context."""
-    now = utcnow()
-    rows = [
-        {
-            "email": f"{prefix}-{i:06d}@example.com",
-            "display_name": f"{prefix.title()} {i}",
-            "password_hash": "!unusable",
-            "role": Role.PARTICIPANT.value,
-            "session_token": secrets.token_hex(16),
-            "email_confirmed_at": now,
-            "created_at": now,
-        }
-        for i in range(count)
-    ]
-    for start in range(0, len(rows), 2000):
-        db.session.execute(insert(User), rows[start : start + 2000])
+    """Confirmed participants without password hashing, committed; needs an app context."""
+    user_ids = insert_users(count, prefix)
     db.session.commit()
-    return list(
-        db.session.execute(
-            select(User.id).where(User.email.like(f"{prefix}-%")).order_by(User.id)
-        ).scalars()
-    )
+    return user_ids
 
 
 def median(values: list[float]) -> float:
