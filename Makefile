@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 # Links in emails are built from this; it follows HOST and PORT unless set.
 HEARTH_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test setup lint format bench clean-db
+.PHONY: run test setup lint format bench bench-pages clean-db
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hearth needs Python 3.11 or newer (set PYTHON=python3.12, say).")'
@@ -37,10 +37,11 @@ run: setup
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-## Lint, then the whole test suite (browser tests need Debian's chromium package).
+## Lint, type-check, then the whole test suite (browser tests need Debian's chromium package).
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
@@ -50,6 +51,11 @@ lint: $(VENV)/.installed
 ## Benchmarks print ratios against a baseline measured in the same run.
 bench: $(VENV)/.installed
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench.pages $(BENCH_PAGES_ARGS)
+
+## Pages at scale: gunicorn + wrk against a bare Flask ceiling (BENCH_PAGES_ARGS="--help").
+bench-pages: $(VENV)/.installed
+	$(BIN)/python -m tests.bench.pages $(BENCH_PAGES_ARGS)
 
 clean-db:
 	rm -f instance/hearth.sqlite3 instance/hearth.sqlite3-wal instance/hearth.sqlite3-shm

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -12,26 +11,29 @@ from flask import Flask
 # core and listen to its signals, never the other way round.
 DEFAULT_EXTENSION_PACKAGES = ("moderation", "notifications")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build and wire a Hearth app. Reads config; touches no database and no files."""
+    from forum import paths
+
+    # The same in a checkout and in an installed wheel: see forum/paths.py.
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(paths.instance_dir()),
+        template_folder=str(paths.templates_dir()),
+        static_folder=str(paths.static_dir()),
     )
 
-    from forum.config import load_config
+    from forum.config import apply_proxy_fix, load_config
 
     load_config(app, config)
+    apply_proxy_fix(app)
 
     from forum.urls import RowIdConverter
 
     app.url_map.converters["id"] = RowIdConverter
 
+    from forum.access_policy import init_access_policy
     from forum.database import configure_sqlite
     from forum.errors import init_error_handlers
     from forum.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -39,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(
-        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+        app, db, directory=str(paths.migrations_dir()), render_as_batch=True, compare_type=True
     )
     csrf.init_app(app)
     mail.init_app(app)
@@ -50,14 +52,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         with app.app_context():
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
-    init_security_headers(app)
-    init_error_handlers(app)
+    from forum.transactions import init_transactions
 
-    from forum import accounts, courses, threads
+    init_security_headers(app)
+    init_access_policy(app)
+    init_error_handlers(app)
+    init_transactions(app)
+
+    # audit: its tables.
+    from forum import accounts, audit, courses, journals, support, threads  # noqa: F401
     from forum.templating import init_templating
 
     init_templating(app)
-    for package in (accounts, courses, threads):
+    for package in (accounts, courses, threads, journals, support):
         package.init_app(app)
 
     from forum.demo import demo_cli

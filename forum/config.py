@@ -6,8 +6,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 ENV_PREFIX = "HEARTH"
+
+# Development and tests run here unless told otherwise; production must say where it lives.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+BASE_URL_MISSING = (
+    "Set HEARTH_BASE_URL to the public address of this site (e.g. https://reflect.example.org): "
+    "every link in every email is built from it."
+)
+
+
+class ConfigError(RuntimeError):
+    """The settings can't work; the message says in one line what to set, and how."""
 
 
 class Defaults:
@@ -16,8 +31,12 @@ class Defaults:
     # production | development | testing
     ENV = "production"
     SITE_NAME = "Hearth"
-    # Every link that leaves the site (emails) is built from this, never from the Host header.
-    BASE_URL = "http://127.0.0.1:5000"
+    # BASE_URL: every link that leaves the site (emails) is built from it, never from the
+    # Host header. No default here: production must set it (see _check_base_url).
+
+    # How many reverse proxies in front of the app add X-Forwarded-For/-Proto. 0 trusts
+    # no header: a client could otherwise pick the address its rate limits are counted by.
+    TRUSTED_PROXY_HOPS = 0
 
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -38,7 +57,14 @@ class Defaults:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # If the storage (Redis) is unreachable, keep serving: count in this process's memory
+    # meanwhile, and never turn a storage error into an error page.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Per client address (see TRUSTED_PROXY_HOPS) ...
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # ... and per account tried, so guessing one password from many addresses is slow too.
+    LOGIN_ACCOUNT_RATE_LIMIT = "5 per minute;20 per hour"
     SIGNUP_RATE_LIMIT = "5 per minute;30 per hour"
     POST_RATE_LIMIT = "10 per minute;200 per day"
     PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105 (a rate, not a secret)
@@ -51,6 +77,11 @@ class Defaults:
     PASSWORD_RESET_MAX_AGE = 3600
     EMAIL_CONFIRM_MAX_AGE = 60 * 60 * 48
 
+    # Reading: by default anyone can read the reflections. An operator running a closed
+    # cohort can require a login for every page, and/or ask search engines to stay away.
+    READ_REQUIRES_LOGIN = False
+    NOINDEX = False
+
     POSTS_PER_PAGE = 25
     POST_MAX_CHARS = 10_000
 
@@ -59,6 +90,35 @@ class Defaults:
     MAIL_USE_TLS = False
     MAIL_USE_SSL = False
     MAIL_DEFAULT_SENDER = "Hearth <no-reply@hearth.invalid>"
+
+    # Journals and support (forum/journals, forum/support).
+    JOURNAL_MAX_CHARS = 20_000
+    JOURNAL_ENTRIES_PER_PAGE = 20
+    # Shown on /support/resources, before a first journal entry, after "I need help now"
+    # and with a crisis signal. Configure for your region: {name, phone, text, web}.
+    CRISIS_RESOURCES: list[dict[str, str]] = [
+        {
+            "name": "Emergency services",
+            "phone": "Your local emergency number (for example 112, 911 or 999)",
+            "text": "If you or someone else is in danger right now, call them first.",
+            "web": "",
+        },
+        {
+            "name": "A crisis line near you",
+            "phone": "",
+            "text": "Placeholder: the operator of this site should list a free, confidential "
+            "crisis line for your region here (HEARTH_CRISIS_RESOURCES).",
+            "web": "https://findahelpline.com",
+        },
+    ]
+    # How learners reach the course team outside the forum (an address, or words).
+    FACILITATOR_CONTACT = "your course facilitators (configure HEARTH_FACILITATOR_CONTACT)"
+    SUPPORT_QUEUE_PER_PAGE = 25
+    SUPPORT_CLAIM_MINUTES = 30
+    SUPPORT_CONCERNS_PER_DAY = 5
+    # Help-now and crisis items unanswered this long go to the backup address.
+    SUPPORT_ESCALATE_AFTER_MINUTES = 60
+    SUPPORT_BACKUP_ADDRESS: str | None = None
 
 
 # Development and tests run on plain http://127.0.0.1, where Secure cookies would be dropped.
@@ -101,7 +161,60 @@ def load_config(app, overrides: dict[str, Any] | None) -> None:
         if key_file.is_file():
             app.config["SECRET_KEY"] = key_file.read_text().strip()
     if not app.config.get("SECRET_KEY"):
-        raise RuntimeError(
+        raise ConfigError(
             "No secret key: set HEARTH_SECRET_KEY (in development, 'make run' creates "
             "instance/secret_key)."
         )
+    _check_base_url(app.config)
+    _check_proxy_hops(app.config)
+    _bound_redis_waits(app.config)
+
+
+def _check_base_url(config) -> None:
+    """Production must name its public address; anywhere, it must be an absolute http(s) URL."""
+    base_url = config.get("BASE_URL")
+    if not base_url:
+        if config["ENV"] == "production":
+            raise ConfigError(BASE_URL_MISSING)
+        base_url = config["BASE_URL"] = DEVELOPMENT_BASE_URL
+    parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    if (
+        parts is None
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"HEARTH_BASE_URL must be an absolute http:// or https:// address such as "
+            f"https://reflect.example.org, not {base_url!r}."
+        )
+
+
+def _check_proxy_hops(config) -> None:
+    hops = config.get("TRUSTED_PROXY_HOPS")
+    # bool is an int in Python; "true" from the environment is not a number of proxies.
+    if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+        raise ConfigError(
+            "HEARTH_TRUSTED_PROXY_HOPS must be the number of reverse proxies in front of "
+            f"Hearth (0, 1, 2...), not {hops!r}."
+        )
+
+
+def _bound_redis_waits(config) -> None:
+    """An unreachable Redis must cost a request a moment, not a hung worker."""
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+        options.setdefault("socket_connect_timeout", 2)
+        options.setdefault("socket_timeout", 2)
+        config["RATELIMIT_STORAGE_OPTIONS"] = options
+
+
+def apply_proxy_fix(app) -> None:
+    """Behind ``TRUSTED_PROXY_HOPS`` reverse proxies, take the client's address and scheme
+    from their X-Forwarded-For/-Proto headers. The Host header is never taken from them:
+    links are built from BASE_URL."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)

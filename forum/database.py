@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum as PyEnum
+from pathlib import Path
 
 from flask import has_request_context, request
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Enum, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -39,6 +41,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def enum_type(enum_class: type[PyEnum], length: int = 20) -> Enum:
+    """A column type for a StrEnum, stored as its value in a VARCHAR on every backend.
+
+    Not a native PostgreSQL ENUM: adding a member must not need a type migration. Loading
+    gives the enum member back, and an unknown value is refused on write.
+    """
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Make SQLite safe for several processes: WAL, a busy timeout, immediate write locks.
 
@@ -49,6 +67,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     lets them run beside a writer), everything else takes the write lock up front and
     waits for it up to the busy timeout.
     """
+
+    @event.listens_for(engine, "do_connect")
+    def _ensure_folder(_dialect, _record, cargs, _cparams):
+        # An installed copy's instance folder may not exist yet: make it on first use,
+        # not when the app is built.
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

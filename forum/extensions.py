@@ -1,5 +1,7 @@
 """Flask extensions, created unbound; ``create_app`` binds them to an app."""
 
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -25,6 +27,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass ``Model``: at run time Flask-SQLAlchemy's ``db.Model`` (table names,
+# binds), and for the type checker the typed declarative base it is built on.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -9,6 +9,8 @@ import bleach
 import markdown_it
 from bleach.linkifier import LinkifyFilter
 from markdown_it import MarkdownIt
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 ALLOWED_TAGS = frozenset(
     {
@@ -74,3 +76,25 @@ def render_markdown(source: str) -> RenderedMarkup:
     """Turn a user's Markdown source into sanitised HTML, stamped with the sanitiser version."""
     html = _CLEANER.clean(_MD.render(source))
     return RenderedMarkup(source=source, html=html, sanitizer_version=SANITIZER_VERSION)
+
+
+class StoredMarkdown:
+    """Model mixin: a person's Markdown source, its sanitised HTML and the sanitiser version.
+
+    Both are stored: the source to edit and re-render, the HTML to show. Templates mark
+    only ``body_html`` safe, and only :func:`render_markdown` ever writes it.
+    """
+
+    body_source: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    sanitizer_version: Mapped[str] = mapped_column(String(64))
+
+    def set_body(self, source: str) -> None:
+        """Store ``source`` and its freshly sanitised HTML."""
+        self.store_rendered(render_markdown(source))
+
+    def store_rendered(self, rendered: RenderedMarkup) -> None:
+        """Store text rendered earlier (e.g. before a write lock was taken)."""
+        self.body_source = rendered.source
+        self.body_html = rendered.html
+        self.sanitizer_version = rendered.sanitizer_version

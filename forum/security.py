@@ -19,4 +19,7 @@ def init_security_headers(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if app.config.get("NOINDEX"):
+            # The header covers what the <meta> tag can't: redirects, files, error pages.
+            headers.setdefault("X-Robots-Tag", "noindex, nofollow")
         return response

@@ -34,7 +34,8 @@ def register_template_hook(app: Flask, slot: str, template: str) -> None:
     Slots the core offers: ``nav`` (links in the header for a logged-in user),
     ``thread_actions`` (beside a thread's title; gets ``prompt``), ``module_actions``
     (beside a module's title; gets ``module``), ``post_actions`` (under each post; gets
-    ``post``), ``settings_links`` (on the account settings page).
+    ``post``), ``settings_links`` (on the account settings page), ``page_top`` (the top
+    of every page's main content, before flashed messages: the support panel).
     """
     hooks = app.extensions.setdefault("hearth_template_hooks", {})
     if template not in hooks.setdefault(slot, []):

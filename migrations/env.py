@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+import sqlalchemy as sa
+
 from forum.database import UTCDateTime
 
 # this is the Alembic Config object, which provides
@@ -68,6 +70,9 @@ def render_item(type_, obj, autogen_context):
     depends on app code that may change after it was written."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, sa.Enum) and not obj.native_enum:
+        # Enum columns are VARCHARs: a new member must never need a migration.
+        return f"sa.String(length={obj.length})"
     return False
 
 

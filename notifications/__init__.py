@@ -1,4 +1,8 @@
-"""Notifications: see DESIGN.md. Imports the core; the core knows it only by name."""
+"""Notifications: subscriptions, the outbox and its worker, digests, unsubscribe, alerts.
+
+Imports the core (and moderation) and listens to their signals; the core knows it only by
+name. See docs/architecture.md.
+"""
 
 from flask import Flask
 
@@ -13,13 +17,28 @@ DEFAULTS = {
     "NOTIFICATIONS_CLAIM_LEASE": 300,
     "NOTIFICATIONS_RETRY_BASE": 60,
     "NOTIFICATIONS_RETRY_MAX_DELAY": 6 * 3600,
+    # Sending attempts of one message before it is failed for good.
     "NOTIFICATIONS_MAX_ATTEMPTS": 8,
+    # Attempts of one event's handler (failures, or a worker dying in it) before the event
+    # is set aside as failed; the delays between them grow like the messages'.
+    "NOTIFICATIONS_EVENT_MAX_ATTEMPTS": 8,
     "NOTIFICATIONS_EXCERPT_CHARS": 500,
-    # UTC hour after which the running worker queues the day's digests (None: cron only).
+    # UTC hour after which the worker's digest job (long-running, or `worker --once` from
+    # cron) queues the day's digests, once a day across all workers (None: only
+    # `flask notifications digest` does).
     "NOTIFICATIONS_DIGEST_HOUR": 7,
     "NOTIFICATIONS_UNSUBSCRIBE_RATE_LIMIT": "20 per minute;200 per hour",
     "NOTIFICATIONS_MAIL_DIR": None,  # default: instance/mail
+    # `flask notifications prune` deletes sent/cancelled mail and finished events older than
+    # this many days, this many rows per statement.
+    "NOTIFICATIONS_PRUNE_AFTER_DAYS": 30,
+    "NOTIFICATIONS_PRUNE_BATCH": 1000,
     "MAIL_TIMEOUT": 30,
+    # DKIM signing by the worker, for relays that don't sign (notifications/dkim.py): all
+    # three set to turn it on (HEARTH_DKIM_SELECTOR, _DOMAIN, _PRIVATE_KEY_PATH: a PEM key).
+    "DKIM_SELECTOR": None,
+    "DKIM_DOMAIN": None,
+    "DKIM_PRIVATE_KEY_PATH": None,
 }
 
 
@@ -27,11 +46,16 @@ def init_app(app: Flask) -> None:
     from forum.templating import register_template_hook
     from notifications import (
         models,  # noqa: F401  (tables for create_all and Alembic)
+        moderation_mail,
         receivers,
         services,
+        support_mail,
         views,
     )
     from notifications.cli import notifications_cli
+    from notifications.events import register_event_kind
+    from notifications.fanout import NEW_POST, handle_new_post
+    from notifications.worker import register_builtin_jobs
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -41,6 +65,10 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     receivers.connect(app)
+    moderation_mail.connect(app)
+    support_mail.connect(app)
+    register_event_kind(NEW_POST, handle_new_post, app=app)
+    register_builtin_jobs(app)
     app.cli.add_command(notifications_cli)
 
     register_template_hook(app, "thread_actions", "notifications/_thread_subscription.html")

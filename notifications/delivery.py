@@ -1,9 +1,11 @@
-"""Delivery: claiming due outbox rows and sending them over SMTP (or into a folder).
+"""Delivery: claiming due outbox rows and sending their stored bytes over SMTP (or into a
+folder), and recording each outcome.
 
-A claim is committed before anything is sent: the row says ``sending``, who holds it and
-until when (a lease). After each message the row is marked sent and committed, so a
-killed worker loses nothing and sends again at most the one message in flight, with the
-same Message-ID. A crashed worker's claims come back when their lease runs out.
+Everything here flushes only. ``notifications.worker`` commits: the claim before anything
+is sent (the row says ``sending``, who holds it and until when: a lease), and each
+message's outcome right after it is sent, so a killed worker loses nothing and sends again
+at most the one message in flight, with the same Message-ID. A crashed worker's claims
+come back when their lease runs out.
 """
 
 from __future__ import annotations
@@ -12,28 +14,26 @@ import os
 import smtplib
 import socket
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_mail import Connection, sanitize_address
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, update
 
+from forum.claims import claim_due
 from forum.database import utcnow
 from forum.extensions import db
-from notifications.emails import (
-    HeaderInjectionError,
-    OutgoingMail,
-    build_message,
-    check_headers,
-)
+from notifications.common import describe_error, retry_delay
+from notifications.dkim import DKIMSigner, signer_from_config
+from notifications.emails import HeaderInjectionError, check_headers
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import mark_bouncing
+from notifications.preferences import mark_bouncing
 
 
 def new_worker_id() -> str:
+    """Who holds a claim: host, process and thread, readable in the status output."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident() % 10_000}"
 
 
@@ -57,8 +57,9 @@ class TimeoutConnection(Connection):
                 self.host.close()
             self.host = None
 
-    def configure_host(self):
+    def configure_host(self) -> smtplib.SMTP:
         timeout = float(current_app.config["MAIL_TIMEOUT"])
+        host: smtplib.SMTP
         if self.mail.use_ssl:
             host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
         else:
@@ -72,7 +73,13 @@ class TimeoutConnection(Connection):
 
 
 class SMTPTransport:
-    """One SMTP connection for a batch, through Flask-Mail's connection."""
+    """One SMTP connection for a batch, through Flask-Mail's connection.
+
+    With a DKIM signer, each message is signed as it is sent (see notifications.dkim).
+    """
+
+    def __init__(self, signer: DKIMSigner | None = None):
+        self.signer = signer
 
     def __enter__(self):
         state = current_app.extensions["mail"]
@@ -84,9 +91,14 @@ class SMTPTransport:
     def __exit__(self, *exc) -> None:
         self.connection.__exit__(*exc)
 
-    def send(self, raw: bytes, mail: OutgoingMail) -> None:
+    def send(self, raw: bytes, mail: ClaimedMail) -> None:
         # The bytes were built by Flask-Mail's Message at queue time (HearthMessage).
-        self.connection.host.sendmail(self.envelope_from, [sanitize_address(mail.to_address)], raw)
+        host = self.connection.host
+        if host is None:
+            raise smtplib.SMTPServerDisconnected("the connection was closed")
+        if self.signer is not None:
+            raw = self.signer.sign(raw)
+        host.sendmail(self.envelope_from, [sanitize_address(mail.to_address)], raw)
 
 
 def mail_dir() -> Path:
@@ -97,7 +109,11 @@ def mail_dir() -> Path:
 
 
 class FileTransport:
-    """Development: each message's raw bytes become instance/mail/<time>-<id>.eml."""
+    """Development: each message's raw bytes become instance/mail/<time>-<id>.eml (signed,
+    like SMTP's, when DKIM is on, so the signature can be looked at)."""
+
+    def __init__(self, signer: DKIMSigner | None = None):
+        self.signer = signer
 
     def __enter__(self):
         self.folder = mail_dir()
@@ -107,75 +123,81 @@ class FileTransport:
     def __exit__(self, *exc) -> None:
         return None
 
-    def send(self, raw: bytes, mail: OutgoingMail) -> None:
+    def send(self, raw: bytes, mail: ClaimedMail) -> None:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
         final = self.folder / f"{stamp}-{mail.id}.eml"
         partial = self.folder / f".{stamp}-{mail.id}.tmp"
-        partial.write_bytes(raw)
+        partial.write_bytes(self.signer.sign(raw) if self.signer is not None else raw)
         partial.replace(final)
 
 
 def make_transport():
+    """The configured transport for one batch, with the DKIM signer if DKIM is on.
+
+    The key is read here, for every batch, so a rotated key applies to queued mail at
+    once. Raises RuntimeError for an unknown transport, and DKIMConfigError (an OSError,
+    so the worker retries the batch later) for DKIM settings that can't work.
+    """
     kind = current_app.config["NOTIFICATIONS_TRANSPORT"]
-    if kind == "file":
-        return FileTransport()
-    if kind == "smtp":
-        return SMTPTransport()
-    raise RuntimeError(f"NOTIFICATIONS_TRANSPORT must be 'smtp' or 'file', not {kind!r}")
+    if kind not in ("file", "smtp"):
+        raise RuntimeError(f"NOTIFICATIONS_TRANSPORT must be 'smtp' or 'file', not {kind!r}")
+    signer = signer_from_config(current_app.config)
+    return FileTransport(signer) if kind == "file" else SMTPTransport(signer)
 
 
 # --- claiming ---------------------------------------------------------------------------
 
 
-def claim_due_messages(worker_id: str, limit: int, now: datetime | None = None) -> list:
+@dataclass(frozen=True)
+class ClaimedMail:
+    """What the sender needs from a claimed outbox row, detached from the session."""
+
+    id: int
+    to_address: str
+    category: str
+    message_id: str
+    subject: str
+    list_unsubscribe_url: str | None
+    raw: bytes | None  # the message as built at queue time
+    attempts: int
+
+
+def claim_due_messages(
+    worker_id: str, limit: int, now: datetime | None = None
+) -> list[ClaimedMail]:
     """Mark up to ``limit`` due messages as ``sending`` for this worker; the caller commits.
 
     Due means queued with its next attempt in the past, or ``sending`` with an expired
-    lease (its worker died). On PostgreSQL the rows are locked with SKIP LOCKED, so
-    workers on several machines never claim the same row; on SQLite writes are serial.
+    lease (its worker died). forum.claims takes them with FOR UPDATE SKIP LOCKED on
+    PostgreSQL, so workers on several machines never claim the same row; SQLite
+    serialises writers.
     """
     now = now or utcnow()
     lease = timedelta(seconds=int(current_app.config["NOTIFICATIONS_CLAIM_LEASE"]))
-    query = (
-        select(OutboxMessage)
-        .where(
-            or_(
-                and_(
-                    OutboxMessage.status == OutboxStatus.QUEUED,
-                    OutboxMessage.next_attempt_at <= now,
-                ),
-                and_(
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                    OutboxMessage.claimed_until < now,
-                ),
-            )
-        )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
+    due = or_(
+        and_(
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+        ),
+        # Live leases are left alone by claim_due itself; expired ones are taken over.
+        OutboxMessage.status == OutboxStatus.SENDING,
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(db.session.execute(query).scalars())
+    order = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+    rows = claim_due(OutboxMessage, due, order, worker_id, lease, limit, now=now)
     claimed = []
     for row in rows:
         row.status = OutboxStatus.SENDING
-        row.claimed_by = worker_id
-        row.claimed_until = now + lease
         row.attempts += 1
         claimed.append(
-            (
-                OutgoingMail(
-                    id=row.id,
-                    to_address=row.to_address,
-                    category=row.category,
-                    message_id=row.message_id,
-                    subject=row.subject,
-                    text_body=row.text_body,
-                    html_body=row.html_body,
-                    list_unsubscribe_url=row.list_unsubscribe_url,
-                    raw=row.raw_message,
-                ),
-                row.attempts,
+            ClaimedMail(
+                id=row.id,
+                to_address=row.to_address,
+                category=row.category,
+                message_id=row.message_id,
+                subject=row.subject,
+                list_unsubscribe_url=row.list_unsubscribe_url,
+                raw=row.raw_message,
+                attempts=row.attempts,
             )
         )
     db.session.flush()
@@ -211,7 +233,7 @@ _MARK_SENT = (
 
 
 def mark_sent(mail_id: int, worker_id: str) -> None:
-    """Record a delivered message."""
+    """Record a delivered message (the caller commits at once)."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         # Don't wait for the disk on this one commit: a killed worker loses nothing (the
@@ -228,14 +250,6 @@ def mark_failed(mail_id: int, worker_id: str, error: str) -> None:
             status=OutboxStatus.FAILED, claimed_until=None, last_error=error[:500]
         )
     )
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """base * 2^(attempts-1) seconds, capped: 1, 2, 4, 8 ... minutes with the defaults."""
-    config = current_app.config
-    base = float(config["NOTIFICATIONS_RETRY_BASE"])
-    cap = float(config["NOTIFICATIONS_RETRY_MAX_DELAY"])
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 def mark_temporary_failure(mail_id: int, worker_id: str, attempts: int, error: str) -> str:
@@ -276,93 +290,82 @@ class DeliveryReport:
     released: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.released += other.released
+        self.errors.extend(other.errors)
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+
+SENT = "sent"
+FAILED = "failed"
+RETRY = "retry"
+CONNECTION_LOST = "connection_lost"
 
 
-def deliver(
-    claimed: list,
-    worker_id: str,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> DeliveryReport:
-    """Send claimed messages over one connection, committing each outcome at once."""
-    report = DeliveryReport()
-    if not claimed:
-        return report
-    # Nothing below reads ORM objects, so no transaction stays open while SMTP talks.
-    db.session.commit()
-    remaining = list(claimed)
+def send_one(transport, mail: ClaimedMail, worker_id: str, report: DeliveryReport) -> str:
+    """Send one claimed message and record the outcome (flush only); returns the outcome.
+
+    ``connection_lost`` tells the caller to stop using this connection.
+    """
     try:
-        with make_transport() as transport:
-            while remaining:
-                if should_stop():
-                    break
-                mail, attempts = remaining[0]
-                outcome = _send_one(transport, mail, attempts, worker_id, report)
-                remaining.pop(0)
-                db.session.commit()
-                if outcome == "connection_lost":
-                    break
-    except (smtplib.SMTPException, OSError) as exc:
-        # Couldn't connect (or the goodbye failed): temporary, for everything unsent.
-        error = _describe(exc)
-        report.errors.append(error)
-        for mail, attempts in remaining:
-            mark_temporary_failure(mail.id, worker_id, attempts, error)
-            report.retried += 1
-        db.session.commit()
-        remaining = []
-    if remaining:
-        for mail, _attempts in remaining:
-            if should_stop():
-                release(mail.id, worker_id)
-                report.released += 1
-            else:
-                mark_temporary_failure(mail.id, worker_id, _attempts, "connection lost")
-                report.retried += 1
-        db.session.commit()
-    return report
-
-
-def _send_one(transport, mail: OutgoingMail, attempts: int, worker_id: str, report) -> str:
-    try:
-        # Checked again here: a row written by anything but queue_email must not slip by.
-        check_headers(mail)
-        raw = mail.raw or build_message(mail, utcnow().timestamp()).as_bytes()
+        # Checked again here: a row written by anything but the outbox builder (or changed
+        # since) must not slip by.
+        check_headers(mail.subject, mail.to_address, mail.message_id, mail.list_unsubscribe_url)
     except HeaderInjectionError as exc:
-        mark_failed(mail.id, worker_id, _describe(exc))
+        mark_failed(mail.id, worker_id, describe_error(exc))
         report.failed += 1
-        return "failed"
+        return FAILED
+    if not mail.raw:
+        mark_failed(mail.id, worker_id, "no stored message to send")
+        report.failed += 1
+        return FAILED
     try:
-        transport.send(raw, mail)
+        transport.send(mail.raw, mail)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _msg in exc.recipients.values()]
-        error = _describe(exc)
+        error = describe_error(exc)
         if codes and min(codes) >= 500:
             mark_failed(mail.id, worker_id, error)
             mark_bouncing(mail.to_address, error)
             report.failed += 1
-            return "failed"
-        mark_temporary_failure(mail.id, worker_id, attempts, error)
+            return FAILED
+        mark_temporary_failure(mail.id, worker_id, mail.attempts, error)
         report.retried += 1
-        return "retry"
+        return RETRY
     except smtplib.SMTPResponseException as exc:
-        error = _describe(exc)
+        error = describe_error(exc)
         if 500 <= exc.smtp_code < 600:
             mark_failed(mail.id, worker_id, error)
             report.failed += 1
-            return "failed"
-        mark_temporary_failure(mail.id, worker_id, attempts, error)
+            return FAILED
+        mark_temporary_failure(mail.id, worker_id, mail.attempts, error)
         report.retried += 1
-        return "connection_lost" if exc.smtp_code == 421 else "retry"
+        return CONNECTION_LOST if exc.smtp_code == 421 else RETRY
     except (smtplib.SMTPException, OSError) as exc:
         # Disconnected, timed out, refused: the server is in trouble, not this message.
-        error = _describe(exc)
+        error = describe_error(exc)
         report.errors.append(error)
-        mark_temporary_failure(mail.id, worker_id, attempts, error)
+        mark_temporary_failure(mail.id, worker_id, mail.attempts, error)
         report.retried += 1
-        return "connection_lost"
+        return CONNECTION_LOST
     mark_sent(mail.id, worker_id)
     report.sent += 1
-    return "sent"
+    return SENT
+
+
+def retry_unsent(
+    unsent: list[ClaimedMail], worker_id: str, error: str, report: DeliveryReport
+) -> None:
+    """The connection failed before these were tried: a temporary failure for each."""
+    for mail in unsent:
+        mark_temporary_failure(mail.id, worker_id, mail.attempts, error)
+        report.retried += 1
+
+
+def hand_back(unsent: list[ClaimedMail], worker_id: str, report: DeliveryReport) -> None:
+    """The worker is stopping: give these back untried, for any worker to take at once."""
+    for mail in unsent:
+        release(mail.id, worker_id)
+        report.released += 1

@@ -2,15 +2,18 @@
 
 Safe to run twice: a user's digest for a day has the unique key ``digest:<uid>:<date>``,
 and a user who already has one for today is skipped without moving their cursor.
+Everything here flushes only: the ``digest`` command commits once, the worker's digest
+job (in ``notifications.worker``) commits every few users.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from forum.accounts.models import User
 from forum.courses.models import Prompt
@@ -29,13 +32,9 @@ from notifications.models import (
     SubscriptionMode,
     UnsubscribeScope,
 )
-from notifications.services import (
-    discussion_email_allowed,
-    ensure_tokens,
-    get_preferences,
-    queue_email,
-    unsubscribe_url,
-)
+from notifications.outbox import queue_email
+from notifications.preferences import discussion_email_allowed, get_preferences
+from notifications.unsubscribe import ensure_tokens, unsubscribe_url
 
 MAX_POSTS_PER_DIGEST = 200
 
@@ -67,7 +66,7 @@ def digest_user_ids() -> list[int]:
     return sorted(ids)
 
 
-def _wanted_modes(delivery: str) -> set[str]:
+def _wanted_modes(delivery: str) -> set[SubscriptionMode]:
     if delivery == Delivery.DIGEST:
         return {SubscriptionMode.WATCHING, SubscriptionMode.DIGEST}
     return {SubscriptionMode.DIGEST}
@@ -75,8 +74,8 @@ def _wanted_modes(delivery: str) -> set[str]:
 
 def _digest_posts(user: User, delivery: str, since: datetime, until: datetime) -> list[Post]:
     subs = db.session.execute(select(Subscription).where(Subscription.user_id == user.id)).scalars()
-    thread_modes: dict[int, str] = {}
-    module_modes: dict[int, str] = {}
+    thread_modes: dict[int, SubscriptionMode] = {}
+    module_modes: dict[int, SubscriptionMode] = {}
     for sub in subs:
         if sub.prompt_id is not None:
             thread_modes[sub.prompt_id] = sub.mode
@@ -87,17 +86,19 @@ def _digest_posts(user: User, delivery: str, since: datetime, until: datetime) -
     modules = [mid for mid, mode in module_modes.items() if mode in wanted]
     if not threads and not modules:
         return []
+    published = func.coalesce(Post.published_at, Post.created_at)
     posts = db.session.execute(
         select(Post)
         .join(Prompt, Prompt.id == Post.prompt_id)
         .where(
             Post.status == PostStatus.VISIBLE,
             Post.author_id != user.id,
-            Post.created_at > since,
-            Post.created_at <= until,
+            # When readers could first see it: a held post approved later still comes once.
+            published > since,
+            published <= until,
             or_(Post.prompt_id.in_(threads or [-1]), Prompt.module_id.in_(modules or [-1])),
         )
-        .order_by(Post.created_at, Post.id)
+        .order_by(published, Post.id)
         .limit(MAX_POSTS_PER_DIGEST)
     ).scalars()
     chosen = []
@@ -175,3 +176,14 @@ def queue_digest_for(user: User, now: datetime | None = None) -> OutboxMessage |
     )
     db.session.flush()
     return message
+
+
+def queue_digests(now: datetime | None = None, user_ids: Iterable[int] | None = None) -> int:
+    """Queue today's digest for each of ``user_ids`` (default: all who may get one)."""
+    now = now or utcnow()
+    queued = 0
+    for user_id in digest_user_ids() if user_ids is None else user_ids:
+        user = db.session.get(User, user_id)
+        if user is not None and queue_digest_for(user, now) is not None:
+            queued += 1
+    return queued

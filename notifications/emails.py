@@ -1,13 +1,16 @@
-"""Turning an outbox row into an email: templates, footer, headers, Message-IDs."""
+"""Turning what a message says into an email: templates, footer, headers, Message-IDs."""
 
 from __future__ import annotations
 
+import email
 import re
 from dataclasses import dataclass
 from email import policy
 from email.charset import QP, Charset
+from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import make_msgid
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
@@ -16,6 +19,9 @@ from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from forum.urls import external_url
+
+if TYPE_CHECKING:
+    from forum.courses.models import Course
 
 # Any C0 control (CR and LF included), DEL and the C1 block: none belongs in a header.
 _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -32,13 +38,61 @@ def check_header_value(name: str, value: str | None) -> None:
 
 
 def message_domain() -> str:
-    """The domain part of every Message-ID: BASE_URL's host, fixed across machines."""
-    return urlsplit(current_app.config["BASE_URL"]).hostname or "hearth.invalid"
+    """The domain part of every Message-ID and List-Id: BASE_URL's host, the same on every
+    machine (never ``socket.getfqdn()``), so it aligns with the site the links point to."""
+    return (urlsplit(current_app.config["BASE_URL"]).hostname or "hearth.invalid").lower()
 
 
 def new_message_id() -> str:
     """A globally unique Message-ID, generated once when a message is queued."""
     return make_msgid(domain=message_domain())
+
+
+# RFC 2919: the list's identifier is a dot-atom; course slugs are made of these already,
+# anything else becomes a hyphen so an odd slug can never break the header.
+_NOT_LIST_ID_CHAR = re.compile(r"[^a-z0-9-]+")
+MAX_LIST_PHRASE_CHARS = 80
+
+
+def list_id_phrase(description: str) -> str:
+    """A List-Id's human part, header-safe: a quoted string, or RFC 2047 words if not ASCII.
+
+    Encoded words may stand in a phrase but never inside quotes (RFC 2047 section 5), so
+    non-ASCII titles are encoded whole; each encoded word stays within 75 characters.
+    """
+    words = " ".join(_HEADER_CONTROL.sub(" ", description).split())
+    if len(words) > MAX_LIST_PHRASE_CHARS:
+        words = words[: MAX_LIST_PHRASE_CHARS - 1].rstrip() + "…"
+    if words.isascii():
+        return '"' + words.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    encoded = Header(words, "utf-8", maxlinelen=75).encode(linesep="\n")
+    return " ".join(encoded.split())
+
+
+def list_id(description: str, *labels: str) -> str:
+    """A List-Id header value (RFC 2919): ``"description" <label.label.site-host>``.
+
+    The identifier ends in the site's own host (from BASE_URL), so it is unique to this
+    installation and stable for as long as the labels are: filters people write on it
+    keep working.
+    """
+    parts = [_NOT_LIST_ID_CHAR.sub("-", label.lower()).strip("-") or "list" for label in labels]
+    return f"{list_id_phrase(description)} <{'.'.join([*parts, message_domain()])}>"
+
+
+def course_list_id(course: Course) -> str:
+    """The list of one course's discussion mail: ``"Title" <slug.courses.site-host>``."""
+    return list_id(course.title, course.slug, "courses")
+
+
+def digest_list_id() -> str:
+    """The list of the daily digest, which may span courses: one per site."""
+    return list_id(f"{current_app.config['SITE_NAME']} digest", "digest")
+
+
+def discussion_list_id() -> str:
+    """The list of discussion mail that belongs to no one course (all discussion)."""
+    return list_id(f"{current_app.config['SITE_NAME']} discussion", "discussion")
 
 
 def link(endpoint: str, **values) -> str:
@@ -153,9 +207,8 @@ class HearthMessage(Message):
 
 @dataclass(frozen=True)
 class OutgoingMail:
-    """What the sender needs from an outbox row, detached from the database session."""
+    """What one message says, before it becomes bytes (see notifications.outbox)."""
 
-    id: int
     to_address: str
     category: str
     message_id: str
@@ -163,26 +216,43 @@ class OutgoingMail:
     text_body: str
     html_body: str | None
     list_unsubscribe_url: str | None
-    raw: bytes | None = None  # the message as built at queue time
+    list_id: str | None = None  # a List-Id header value (see list_id), for list mail
 
 
-def check_headers(mail: OutgoingMail) -> None:
-    """Raise HeaderInjectionError if any header value of ``mail`` could break its line."""
-    check_header_value("Subject", mail.subject)
-    check_header_value("To", mail.to_address)
-    check_header_value("Message-ID", mail.message_id)
-    check_header_value("List-Unsubscribe", mail.list_unsubscribe_url)
+# Mail sent to people who follow something (a thread, a module, the digest): list mail.
+LIST_CATEGORIES = frozenset({"discussion", "digest"})
+
+
+def check_headers(
+    subject: str, to_address: str, message_id: str, list_unsubscribe_url: str | None
+) -> None:
+    """Raise HeaderInjectionError if any of a message's own header values could break."""
+    check_header_value("Subject", subject)
+    check_header_value("To", to_address)
+    check_header_value("Message-ID", message_id)
+    check_header_value("List-Unsubscribe", list_unsubscribe_url)
 
 
 def build_message(mail: OutgoingMail, date: float | None = None) -> HearthMessage:
     """A Flask-Mail Message for one outbox row; raises HeaderInjectionError if unsafe."""
-    check_headers(mail)
-    headers = {}
-    if mail.category != "account":
-        headers["Auto-Submitted"] = "auto-generated"
+    check_headers(mail.subject, mail.to_address, mail.message_id, mail.list_unsubscribe_url)
+    check_header_value("List-Id", mail.list_id)
+    # Every message Hearth sends is made by a machine, account mail included (nobody
+    # typed it): RFC 3834 asks out-of-office and other auto-responders not to answer.
+    headers = {"Auto-Submitted": "auto-generated"}
+    if mail.list_id:
+        # RFC 2919. Without it, List-Unsubscribe alone reads as half a mailing list to spam
+        # filters (SpamAssassin's LIST_PARTIAL_SHORT_MSG), and people can't filter on it.
+        headers["List-Id"] = mail.list_id
     if mail.list_unsubscribe_url:
+        # RFC 2369 and RFC 8058: one-click unsubscribe, a POST without a login.
         headers["List-Unsubscribe"] = f"<{mail.list_unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if mail.category in LIST_CATEGORIES:
+        # Only list mail: auto-responders that predate RFC 3834 skip bulk mail, and spam
+        # filters read it with List-Id as a real list. Never on account mail or alerts,
+        # which are one person's business and must not be sorted away as bulk.
+        headers["Precedence"] = "bulk"
     message = HearthMessage(
         subject=mail.subject,
         recipients=[mail.to_address],
@@ -201,6 +271,39 @@ def raw_message(mail: OutgoingMail, date: float) -> bytes:
     """The bytes that go over SMTP, built once when the message is queued.
 
     A retry sends exactly these bytes again: same Message-ID, same Date (the moment the
-    message was composed, as RFC 5322 defines it).
+    message was composed, as RFC 5322 defines it), with only a fresh DKIM signature in
+    front when the worker signs (notifications.dkim). Raises ValueError (HeaderInjectionError,
+    UnicodeError) when the message can't be written, e.g. for an address that isn't ASCII.
     """
     return build_message(mail, date).as_bytes()
+
+
+@dataclass(frozen=True)
+class ReadMail:
+    """A stored message read back: its headers and plain-text body."""
+
+    subject: str
+    to: str
+    from_: str
+    date: str
+    message_id: str
+    list_unsubscribe: str
+    text: str
+    html: str | None
+
+
+def read_message(raw: bytes) -> ReadMail:
+    """Parse stored bytes the way a mail client would (the dev mail page, the tests)."""
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    return ReadMail(
+        subject=str(msg.get("Subject", "")),
+        to=str(msg.get("To", "")),
+        from_=str(msg.get("From", "")),
+        date=str(msg.get("Date", "")),
+        message_id=str(msg.get("Message-ID", "")),
+        list_unsubscribe=str(msg.get("List-Unsubscribe", "")),
+        text=text_part.get_content() if text_part is not None else "",
+        html=html_part.get_content() if html_part is not None else None,
+    )

@@ -1,17 +1,19 @@
-"""Fan-out: turning one due new-post event into one outbox row per subscriber, in batches.
+"""The ``new_post`` event: one email per subscriber of a post's thread or module, in batches.
 
 Runs in the worker, never in a request. Each call handles one batch and only flushes; the
 worker commits after every batch, and the event's cursor makes a crashed worker resume
-where the last committed batch ended.
+where the last committed batch ended. Every message is built on its own, so a recipient
+whose message can't be built gets a failed outbox row and the others still get theirs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, literal, or_, select, union_all
+from sqlalchemy import exists, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from forum.accounts.models import User
@@ -20,35 +22,24 @@ from forum.database import utcnow
 from forum.extensions import db
 from forum.text import clean_line
 from forum.threads.models import Post, PostStatus
-from notifications.emails import (
-    OutgoingMail,
-    link,
-    new_message_id,
-    raw_message,
-    render_email,
-    wrap_bodies,
-)
+from notifications.emails import course_list_id, link, render_email
+from notifications.events import EventBatch, cancel_events, queue_event
 from notifications.models import (
     BouncingAddress,
     Category,
     Delivery,
-    EventStatus,
     NotificationEvent,
     NotificationPreference,
-    OutboxMessage,
-    OutboxStatus,
     Subscription,
     SubscriptionMode,
     UnsubscribeScope,
 )
-from notifications.services import ensure_tokens, footer_for, insert_ignoring_duplicates
+from notifications.outbox import Draft, build_outbox_row, insert_outbox_rows
+from notifications.unsubscribe import ensure_tokens, footer_for
 
-
-@dataclass(frozen=True)
-class BatchResult:
-    event_id: int
-    queued: int  # rows offered to the outbox (duplicates are ignored by the unique key)
-    finished: bool
+NEW_POST = "new_post"
+MAX_TITLE_CHARS = 120
+MAX_NAME_CHARS = 60
 
 
 def excerpt(text: str, limit: int) -> str:
@@ -60,30 +51,44 @@ def excerpt(text: str, limit: int) -> str:
     return cut + " …"
 
 
+def _one_line(text: str, limit: int) -> str:
+    # Titles come from course files and names from people: one line, and not too long.
+    line = clean_line(text)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def new_post_subject(prompt: Prompt) -> str:
-    """A neutral subject: the thread's title, made one line (titles come from course files)."""
-    title = clean_line(prompt.title)
-    if len(title) > 120:
-        title = title[:119].rstrip() + "…"
-    return f"New reflection in “{title}”"
+    """A neutral subject: the thread's title, made one line."""
+    return f"New reflection in “{_one_line(prompt.title, MAX_TITLE_CHARS)}”"
 
 
-def _claim_due_event(now: datetime) -> NotificationEvent | None:
-    query = (
-        select(NotificationEvent)
-        .where(NotificationEvent.status == EventStatus.PENDING, NotificationEvent.due_at <= now)
-        .order_by(NotificationEvent.due_at, NotificationEvent.id)
-        .limit(1)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Several workers: each takes a different event; the row stays locked for the batch.
-        query = query.with_for_update(skip_locked=True)
-    return db.session.execute(query).scalar_one_or_none()
+def reply_subject(replier_name: str, prompt: Prompt) -> str:
+    """The subject the author of the post being replied to gets."""
+    name = _one_line(replier_name, MAX_NAME_CHARS)
+    title = _one_line(prompt.title, MAX_TITLE_CHARS)
+    return f"“{name}” replied to your reflection in “{title}”"
+
+
+def record_new_post(post: Post) -> NotificationEvent | None:
+    """Queue the new-post event for a post readers can now see, after the edit window."""
+    if post.status != PostStatus.VISIBLE:
+        return None
+    window = int(current_app.config["NOTIFICATIONS_EDIT_WINDOW"])
+    return queue_event(NEW_POST, post, due_at=utcnow() + timedelta(seconds=window))
+
+
+def cancel_new_post(post: Post) -> int:
+    """Cancel a post's pending new-post event (it was held, hidden, removed or deleted).
+
+    Only an optimisation: the handler checks the post again when the event is due.
+    """
+    return cancel_events(NEW_POST, post)
 
 
 def _recipients_query(post: Post, prompt: Prompt, cursor: int, limit: int, now: datetime):
     thread_watchers = select(
-        Subscription.user_id.label("user_id"), literal(UnsubscribeScope.THREAD).label("source")
+        Subscription.user_id.label("user_id"),
+        literal(UnsubscribeScope.THREAD.value).label("source"),
     ).where(Subscription.prompt_id == prompt.id, Subscription.mode == SubscriptionMode.WATCHING)
     # A thread's own row (muted, digest or watching) beats watching its module.
     thread_row = aliased(Subscription)
@@ -93,7 +98,8 @@ def _recipients_query(post: Post, prompt: Prompt, cursor: int, limit: int, now: 
         .exists()
     )
     module_watchers = select(
-        Subscription.user_id.label("user_id"), literal(UnsubscribeScope.MODULE).label("source")
+        Subscription.user_id.label("user_id"),
+        literal(UnsubscribeScope.MODULE.value).label("source"),
     ).where(
         Subscription.module_id == prompt.module_id,
         Subscription.mode == SubscriptionMode.WATCHING,
@@ -119,44 +125,38 @@ def _recipients_query(post: Post, prompt: Prompt, cursor: int, limit: int, now: 
     )
 
 
-def _finish(event: NotificationEvent, status: str, now: datetime) -> None:
-    event.status = status
-    event.finished_at = now
-
-
-def fan_out_batch(now: datetime | None = None, batch_size: int | None = None) -> BatchResult | None:
-    """Fan out the next batch of the earliest due event; None when nothing is due."""
-    now = now or utcnow()
-    config = current_app.config
-    batch_size = batch_size or int(config["NOTIFICATIONS_FANOUT_BATCH"])
-    event = _claim_due_event(now)
-    if event is None:
-        return None
-    post = db.session.get(Post, event.post_id) if event.post_id else None
-    if event.kind != "new_post" or post is None or post.status != PostStatus.VISIBLE:
+def handle_new_post(event: NotificationEvent, now: datetime) -> EventBatch:
+    """The ``new_post`` handler: queue the next batch of emails about one post."""
+    batch_size = int(current_app.config["NOTIFICATIONS_FANOUT_BATCH"])
+    post = None
+    if event.subject_type == Post.__tablename__ and event.subject_id is not None:
+        post = db.session.get(Post, event.subject_id)
+    if post is None or post.status != PostStatus.VISIBLE:
         # Held, hidden, removed or deleted inside the edit window: never mailed.
-        _finish(event, EventStatus.CANCELLED, now)
-        db.session.flush()
-        return BatchResult(event.id, 0, True)
-
-    prompt = db.session.get(Prompt, post.prompt_id)
-    module = db.session.get(Module, prompt.module_id)
+        return EventBatch(cancelled=True)
+    prompt = post.prompt
+    module = prompt.module
     rows = db.session.execute(
         _recipients_query(post, prompt, event.fanout_cursor, batch_size, now)
     ).all()
     if rows:
         _queue_new_post_emails(event, post, prompt, module, rows, now)
         event.fanout_cursor = rows[-1][0]
-    finished = len(rows) < batch_size
-    if finished:
-        _finish(event, EventStatus.DONE, now)
-    db.session.flush()
-    return BatchResult(event.id, len(rows), finished)
+    return EventBatch(queued=len(rows), finished=len(rows) < batch_size)
 
 
-def _queue_new_post_emails(event, post, prompt, module, rows, now) -> None:
+def _queue_new_post_emails(
+    event: NotificationEvent,
+    post: Post,
+    prompt: Prompt,
+    module: Module,
+    rows: Sequence[Any],
+    now: datetime,
+) -> None:
     config = current_app.config
     subject = new_post_subject(prompt)
+    replied_to = post.parent.author_id if post.parent_id and post.parent else None
+    to_replied = reply_subject(post.author.display_name, prompt) if replied_to else subject
     context = {
         "prompt_title": clean_line(prompt.title),
         "module_title": clean_line(module.title),
@@ -176,58 +176,22 @@ def _queue_new_post_emails(event, post, prompt, module, rows, now) -> None:
         keys.add((uid, UnsubscribeScope.ALL_DISCUSSION, 0))
         keys.add((uid, source, scope_ids[source]))
     tokens = ensure_tokens(keys)
-    stamp = now.timestamp()
-    values = []
+    list_id = course_list_id(module.course)
+    built = []
     for uid, email, source, include_excerpts in rows:
-        scope_id = scope_ids[source]
-        footer = footer_for(uid, source, scope_id, tokens)
-        text, html_inner = bodies[include_excerpts is None or bool(include_excerpts)]
-        text_body, html_body = wrap_bodies(text, html_inner, footer)
-        mail = OutgoingMail(
-            id=0,
+        footer = footer_for(uid, source, scope_ids[source], tokens)
+        text, html = bodies[include_excerpts is None or bool(include_excerpts)]
+        draft = Draft(
+            user_id=uid,
             to_address=email,
             category=Category.DISCUSSION,
-            message_id=new_message_id(),
-            subject=subject,
-            text_body=text_body,
-            html_body=html_body,
+            dedupe_key=f"event:{event.id}:user:{uid}",
+            subject=to_replied if uid == replied_to else subject,
+            text=text,
+            html=html,
+            footer=footer,
             list_unsubscribe_url=footer.scope_url,
+            list_id=list_id,
         )
-        values.append(
-            {
-                "user_id": uid,
-                "to_address": email,
-                "category": Category.DISCUSSION,
-                "dedupe_key": f"event:{event.id}:user:{uid}",
-                "message_id": mail.message_id,
-                "subject": subject,
-                "text_body": text_body,
-                "html_body": html_body,
-                "list_unsubscribe_url": footer.scope_url,
-                "raw_message": raw_message(mail, stamp),
-                "status": OutboxStatus.QUEUED,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    db.session.execute(insert_ignoring_duplicates(OutboxMessage), values)
-
-
-def cancel_events_for_post(post_id: int) -> int:
-    """Cancel pending events of a post that is no longer public (an optimisation only)."""
-    now = utcnow()
-    events = db.session.execute(
-        select(NotificationEvent).where(
-            and_(
-                NotificationEvent.post_id == post_id,
-                NotificationEvent.status == EventStatus.PENDING,
-            )
-        )
-    ).scalars()
-    count = 0
-    for event in events:
-        _finish(event, EventStatus.CANCELLED, now)
-        count += 1
-    db.session.flush()
-    return count
+        built.append(build_outbox_row(draft, now))
+    insert_outbox_rows(built)

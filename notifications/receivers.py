@@ -13,14 +13,19 @@ def _site(app: Flask) -> str:
 
 
 def on_post_created(app: Flask, post, **_extra) -> None:
+    services.subscribe_author(post)
+
+
+def on_post_published(app: Flask, post, **_extra) -> None:
     services.record_new_post(post)
 
 
-def on_post_deleted(app: Flask, post, **_extra) -> None:
+def on_post_status_changed(app: Flask, post, new_status, **_extra) -> None:
     # The worker would cancel it anyway when it re-reads the post; this saves it the trip.
-    from notifications.fanout import cancel_events_for_post
+    from notifications.fanout import cancel_new_post
 
-    cancel_events_for_post(post.id)
+    if new_status != "visible":
+        cancel_new_post(post)
 
 
 def on_signup_confirmation_requested(app: Flask, user, url: str, **_extra) -> None:
@@ -78,7 +83,8 @@ def connect(app: Flask) -> None:
     """Connect the receivers for this app only (tests build many apps)."""
     pairs = [
         (signals.post_created, on_post_created),
-        (signals.post_deleted, on_post_deleted),
+        (signals.post_published, on_post_published),
+        (signals.post_status_changed, on_post_status_changed),
         (signals.signup_confirmation_requested, on_signup_confirmation_requested),
         (
             signals.signup_attempted_for_existing_account,
@@ -91,5 +97,5 @@ def connect(app: Flask) -> None:
     ]
     for signal, receiver in pairs:
         # weak=False: the functions live for the process; sender=app scopes them.
-        signal.connect(receiver, sender=app, weak=False)
+        signal.connect(receiver, sender=app, weak=False)  # type: ignore[type-var]
     app.extensions["notifications_receivers"] = pairs

@@ -1,8 +1,13 @@
-"""HTTP views of notifications: subscriptions, preferences, one-click unsubscribe, dev mail."""
+"""HTTP views of notifications: subscriptions, preferences, one-click unsubscribe, dev mail.
+
+Views parse input, call one service and answer; they never commit or roll back (a write
+request that answers below 400 is committed once, after the view: forum.transactions) and
+never catch a service's errors (forum.errors turns them into pages, or re-shows the form).
+"""
 
 from __future__ import annotations
 
-import email
+import email.parser
 import email.policy
 import re
 
@@ -20,10 +25,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from forum.courses.models import Module, Prompt
+from forum.errors import reshow_form_on_error
 from forum.extensions import csrf, db, limiter, login_manager
 from forum.urls import safe_next
 from notifications import services
 from notifications.delivery import mail_dir
+from notifications.emails import read_message
 from notifications.forms import PauseForm, PreferencesForm, ResumeForm, SubscriptionForm
 
 bp = Blueprint("notifications", __name__)
@@ -62,7 +69,6 @@ def thread_subscription(prompt_id: int):
     if not form.validate_on_submit():
         _bad_choice(form)
     mode = services.set_thread_subscription(current_user, prompt, form.mode.data)
-    db.session.commit()
     flash(MODE_WORDS[mode], "success")
     return redirect(safe_next(form.next.data, _thread_url(prompt)))
 
@@ -75,21 +81,30 @@ def module_subscription(module_id: int):
     if not form.validate_on_submit():
         _bad_choice(form)
     mode = services.set_module_subscription(current_user, module, form.mode.data)
-    db.session.commit()
     flash(MODE_WORDS[mode], "success")
     return redirect(safe_next(form.next.data, _module_url(module)))
 
 
-def _preferences_page(form=None, pause_form=None, status=200):
+def _preferences_page(
+    form: PreferencesForm | None = None, pause_form: PauseForm | None = None, status: int = 200
+):
     pref = services.get_preferences(current_user)
+    # The forms that were not submitted show what is stored. formdata=None matters: on a
+    # POST, Flask-WTF would otherwise bind them to the request's form, and a checkbox
+    # absent from that form reads as unticked (a pause submit would untick "include
+    # excerpts", and the next Save would store that).
     if form is None:
-        form = PreferencesForm(delivery=pref.delivery, include_excerpts=pref.include_excerpts)
+        form = PreferencesForm(
+            formdata=None, delivery=pref.delivery.value, include_excerpts=pref.include_excerpts
+        )
+    if pause_form is None:
+        pause_form = PauseForm(formdata=None)
     return (
         render_template(
             "notifications/preferences.html",
             form=form,
-            pause_form=pause_form or PauseForm(),
-            resume_form=ResumeForm(),
+            pause_form=pause_form,
+            resume_form=ResumeForm(formdata=None),
             pref=pref,
             paused=services.is_paused(pref),
             subscriptions=services.list_subscriptions(current_user),
@@ -103,14 +118,14 @@ def _preferences_page(form=None, pause_form=None, status=200):
 @login_required
 def preferences():
     form = PreferencesForm()
-    if form.is_submitted():
-        if not form.validate():
-            return _preferences_page(form=form, status=400)
-        services.update_preferences(current_user, form.delivery.data, form.include_excerpts.data)
-        db.session.commit()
-        flash("Your email preferences are saved.", "success")
-        return redirect(url_for("notifications.preferences"))
-    return _preferences_page()
+    if not form.is_submitted():
+        return _preferences_page()
+    if not form.validate():
+        return _preferences_page(form=form, status=400)
+    reshow_form_on_error(form, lambda: _preferences_page(form=form))
+    services.update_preferences(current_user, form.delivery.data, form.include_excerpts.data)
+    flash("Your email preferences are saved.", "success")
+    return redirect(url_for("notifications.preferences"))
 
 
 @bp.post("/notifications/pause")
@@ -119,8 +134,8 @@ def pause():
     form = PauseForm()
     if not form.validate_on_submit():
         return _preferences_page(pause_form=form, status=400)
+    reshow_form_on_error(form, lambda: _preferences_page(pause_form=form))
     pref = services.pause_discussion_email(current_user, int(form.weeks.data))
-    db.session.commit()
     flash(
         f"Discussion email is paused until {pref.paused_until:%-d %B %Y}. "
         "Account emails (like password resets) still arrive.",
@@ -136,7 +151,6 @@ def resume():
     if not form.validate_on_submit():
         abort(400)
     services.resume_discussion_email(current_user)
-    db.session.commit()
     flash("Discussion email is on again.", "success")
     return redirect(url_for("notifications.preferences"))
 
@@ -193,7 +207,6 @@ def unsubscribe(token: str):
         return _page("notifications/unsubscribe_generic.html")
     scope = services.describe_scope(found)
     services.unsubscribe(found)
-    db.session.commit()
     return _page(
         "notifications/unsubscribe_done.html",
         token=token,
@@ -211,7 +224,6 @@ def unsubscribe_undo(token: str):
         return _page("notifications/unsubscribe_generic.html")
     scope = services.describe_scope(found)
     undone = services.undo_unsubscribe(found)
-    db.session.commit()
     return _page("notifications/unsubscribe_undone.html", scope=scope, undone=undone)
 
 
@@ -271,12 +283,22 @@ def dev_mail_message(name: str):
 
 
 def _parse(raw: bytes, headers_only: bool = False) -> dict:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    result = {
-        key: str(msg.get(key, ""))
-        for key in ("Subject", "To", "From", "Date", "Message-ID", "List-Unsubscribe")
+    if headers_only:
+        # The listing needs headers only: parsing every body of 200 messages is wasted.
+        msg = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        return {
+            "subject": str(msg.get("Subject", "")),
+            "to": str(msg.get("To", "")),
+            "from": str(msg.get("From", "")),
+            "date": str(msg.get("Date", "")),
+        }
+    read = read_message(raw)
+    return {
+        "subject": read.subject,
+        "to": read.to,
+        "from": read.from_,
+        "date": read.date,
+        "message_id": read.message_id,
+        "list_unsubscribe": read.list_unsubscribe,
+        "text": read.text,
     }
-    if not headers_only:
-        text = msg.get_body(preferencelist=("plain",))
-        result["text"] = text.get_content() if text is not None else ""
-    return {k.lower().replace("-", "_"): v for k, v in result.items()}

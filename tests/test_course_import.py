@@ -10,6 +10,7 @@ from forum.accounts.models import User
 from forum.courses import DEMO_COURSE_FILE
 from forum.courses.models import Course, Module, Prompt
 from forum.courses.services import CourseFileError, import_course, read_course_file
+from forum.demo import DEMO_ACCOUNTS, read_sample_content
 from forum.extensions import db
 from forum.threads.services import create_post
 
@@ -121,13 +122,15 @@ def test_cli_import_reports_and_fails_cleanly(runner, tmp_path, app):
 
 def test_demo_seed_is_idempotent(runner, app):
     app.config["ENV"] = "development"
+    # The five logins, and the participants who wrote the sample reflections.
+    accounts = len(DEMO_ACCOUNTS) + len(read_sample_content().people)
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
-    assert "5 demo account(s) created" in first.output
+    assert f"{accounts} demo account(s) created" in first.output
     second = runner.invoke(args=["demo", "seed"])
     assert "0 item(s) created, 0 updated. 0 demo account(s) created" in second.output
     with app.app_context():
-        assert _count(User) == 5
+        assert _count(User) == accounts == 9
         assert _count(Prompt) == 8
 
 

@@ -6,15 +6,23 @@ from datetime import timedelta
 
 import pytest
 
+from forum.accounts.models import Role
 from forum.courses.models import Prompt
 from forum.courses.services import import_course
 from forum.database import utcnow
 from forum.extensions import db
-from forum.signals import post_created, post_deleted, post_edited
+from forum.signals import (
+    Hold,
+    post_created,
+    post_edited,
+    post_published,
+    post_status_changed,
+)
 from forum.threads.models import Post, PostRevision, PostStatus
 from forum.threads.services import (
     PostError,
     PostPermissionError,
+    change_post_status,
     create_post,
     delete_post,
     edit_post,
@@ -113,29 +121,88 @@ def test_only_the_author_edits_or_deletes(prompt, author, make_user):
 def test_delete_is_soft_and_uncounts(prompt, author):
     post, _ = create_post(author, prompt, "Going")
     db.session.commit()
-    deleted = []
-    with post_deleted.connected_to(lambda app, **kw: deleted.append(kw["post"].id)):
+    changes = []
+
+    def record(app, **kw):
+        changes.append((kw["post"].id, kw["old_status"], kw["new_status"], kw["actor"].id))
+
+    with post_status_changed.connected_to(record):
         delete_post(author, post)
     db.session.commit()
     assert post.status == PostStatus.DELETED and post.body_source == "Going"
     assert prompt.post_count == 0
-    assert deleted == [post.id]
+    assert changes == [(post.id, PostStatus.VISIBLE, PostStatus.DELETED, author.id)]
     with pytest.raises(PostError, match="deleted"):
         edit_post(author, post, "Back")
 
 
 def test_a_receiver_can_hold_a_post_and_it_is_not_counted(prompt, author, make_user):
     def hold(app, post):
-        post.status = PostStatus.HELD
+        return Hold(rule="test", reason="held by a test rule")
 
-    with post_created.connected_to(hold):
+    published = []
+    with (
+        post_created.connected_to(hold),
+        post_published.connected_to(lambda app, **kw: published.append(kw["post"].id)),
+    ):
         post, _ = create_post(author, prompt, "Risky")
     db.session.commit()
-    assert post.status == PostStatus.HELD
+    assert post.status == PostStatus.HELD and post.published_at is None
+    assert published == []
     assert prompt.post_count == 0
     reader = db.session.merge(make_user())
     assert thread_page(prompt, reader, 1).total == 0
     assert thread_page(prompt, author, 1).total == 1  # the author still sees it
+
+
+@pytest.mark.parametrize("hold_first", [True, False])
+def test_a_hold_wins_whatever_order_receivers_run_in(prompt, author, hold_first):
+    """A later receiver can't undo a hold by writing the status back (order-independent)."""
+
+    def hold(app, post):
+        return Hold(rule="test", reason="held")
+
+    def innocent(app, post):
+        post.status = PostStatus.VISIBLE  # misbehaving: only answers count
+        return None
+
+    first, second = (hold, innocent) if hold_first else (innocent, hold)
+    with post_created.connected_to(first), post_created.connected_to(second):
+        post, _ = create_post(author, prompt, "Risky")
+    assert post.status == PostStatus.HELD
+    assert prompt.post_count == 0
+
+
+def test_approving_a_held_post_publishes_it_once_and_counts_it(prompt, author, make_user):
+    moderator = db.session.merge(make_user(Role.MODERATOR))
+    published = []
+    with post_created.connected_to(lambda app, post: Hold(rule="t", reason="r")):
+        post, _ = create_post(author, prompt, "Held then approved")
+    with post_published.connected_to(lambda app, **kw: published.append(kw["actor"].id)):
+        change_post_status(moderator, post, PostStatus.VISIBLE, reason="fine")
+        assert post.published_at is not None and prompt.post_count == 1
+        # Hidden and restored later: counted again, but not published a second time.
+        change_post_status(moderator, post, PostStatus.HIDDEN, reason="flags")
+        assert prompt.post_count == 0
+        change_post_status(moderator, post, PostStatus.VISIBLE, reason="kept")
+    db.session.commit()
+    assert published == [moderator.id]
+    assert prompt.post_count == 1
+
+
+def test_only_moderators_change_visibility_and_deleted_is_final(prompt, author, make_user):
+    other = db.session.merge(make_user())
+    post, _ = create_post(author, prompt, "Mine")
+    for actor in (author, other):
+        with pytest.raises(PostPermissionError):
+            change_post_status(actor, post, PostStatus.HIDDEN)
+    with pytest.raises(PostPermissionError):
+        change_post_status(other, post, PostStatus.DELETED)
+    delete_post(author, post)
+    moderator = db.session.merge(make_user(Role.MODERATOR))
+    with pytest.raises(PostError, match="deleted"):
+        change_post_status(moderator, post, PostStatus.VISIBLE)
+    assert prompt.post_count == 0
 
 
 def test_pages_and_permalinks(prompt, author, app):

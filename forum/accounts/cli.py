@@ -1,15 +1,18 @@
-"""``flask users create`` and ``flask users set-role``."""
+"""``flask users create`` and ``flask users set-role``.
+
+Each command is one transaction (``TransactionalGroup``): it commits when the command
+returns, rolls back when it raises, and a refusal becomes one line, not a traceback.
+"""
 
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
 from forum.accounts import services
 from forum.accounts.models import Role
-from forum.extensions import db
+from forum.transactions import TransactionalGroup
 
-users_cli = AppGroup("users", help="Manage accounts and roles.")
+users_cli = TransactionalGroup("users", help="Manage accounts and roles.")
 
 ROLE_NAMES = [role.value for role in Role]
 
@@ -32,14 +35,9 @@ ROLE_NAMES = [role.value for role in Role]
 )
 def create_command(email: str, display_name: str, role: str, password: str) -> None:
     """Create a confirmed account with a role."""
-    try:
-        user = services.create_user(
-            email, display_name, password, role=services.parse_role(role), confirmed=True
-        )
-    except services.AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from error
-    db.session.commit()
+    user = services.create_user(
+        email, display_name, password, role=services.parse_role(role), confirmed=True
+    )
     click.echo(f"Created {user.email} ({user.role}).")
 
 
@@ -48,14 +46,9 @@ def create_command(email: str, display_name: str, role: str, password: str) -> N
 @click.argument("role")
 def set_role_command(email: str, role: str) -> None:
     """Give an existing account a role."""
-    try:
-        new_role = services.parse_role(role)
-        user = services.get_user_by_email(email)
-        if user is None:
-            raise services.AccountError(f"No account has the email address {email!r}.")
-        services.set_role(None, user, new_role)
-    except services.AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from error
-    db.session.commit()
+    new_role = services.parse_role(role)
+    user = services.get_user_by_email(email)
+    if user is None:
+        raise services.AccountError(f"No account has the email address {email!r}.")
+    services.set_role(None, user, new_role)
     click.echo(f"{user.email} is now {user.role}.")

@@ -10,8 +10,8 @@ from flask_login import UserMixin
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forum.database import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.database import UTCDateTime, enum_type, utcnow
+from forum.extensions import Model
 
 
 class Role(StrEnum):
@@ -25,7 +25,7 @@ def new_session_token() -> str:
     return secrets.token_hex(16)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,7 +33,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(60))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default=Role.PARTICIPANT)
+    role: Mapped[Role] = mapped_column(enum_type(Role, 20), default=Role.PARTICIPANT)
     # Part of the login cookie's id; rotating it signs out every other session.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+
+from forum.signals import sender
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class _Hashing:
 
 
 def _hashing() -> _Hashing:
-    app = current_app._get_current_object()
+    app = sender()
     hashing = app.extensions.get("hearth_password_hashing")
     if hashing is None:
         hasher = PasswordHasher(

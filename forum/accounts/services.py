@@ -1,19 +1,26 @@
-"""Account rules: creating users, checking passwords, roles. Services flush; callers commit."""
+"""Account rules: creating users, checking passwords, roles.
+
+Services flush and never commit: one request or command is one transaction, committed by
+``forum.transactions``. They refuse with ``AccountError`` (a ServiceError), whose message
+is written for the person.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
 
-from forum import signals
+from forum import audit, signals
 from forum.accounts import tokens
 from forum.accounts.models import Role, User, new_session_token
 from forum.accounts.passwords import hash_password, needs_rehash, verify_password
 from forum.database import utcnow
 from forum.extensions import db
+from forum.service_errors import PermissionDenied, ServiceError
+from forum.signals import sender
 from forum.text import clean_line
 from forum.urls import external_url, safe_next
 
@@ -24,23 +31,35 @@ PASSWORD_MAX = 256
 USERS_PER_PAGE = 50
 
 
-class AccountError(ValueError):
-    """A rule about accounts was broken; the message is meant for the person.
+NON_ASCII_LOCAL_PART = (
+    "Please use an address made of plain letters, digits and punctuation before the @: "
+    "we can't send email to this one yet."
+)
+
+
+class AccountError(ServiceError):
+    """A rule about accounts was broken; the message is meant for the person (422).
 
     ``field`` names the form field the message belongs to, when there is one.
     """
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
 
 class TokenError(AccountError):
-    """A link from an email is broken, expired, already used or no longer applies."""
+    """A link from an email is broken, expired, already used or no longer applies.
+
+    Answered with 400 and the "that link didn't work" page (see ``forum.accounts``).
+    """
+
+    status = 400
+
+
+def _on_field(error: AccountError, field: str) -> AccountError:
+    """The same refusal, shown beside ``field`` of the form that sent the value."""
+    return AccountError(str(error), field=field)
 
 
 def _app():
-    return current_app._get_current_object()
+    return sender()
 
 
 def _load_token(loader, token: str, what: str) -> dict:
@@ -60,15 +79,36 @@ def _load_token(loader, token: str, what: str) -> dict:
 
 
 def normalize_email(raw: str) -> str:
-    """Validate an address's syntax and return it lower-cased; raise AccountError if bad."""
+    """Validate an address and return the form we store and send to; raise AccountError if bad.
+
+    Lower-cased, with an internationalised domain in its ASCII (punycode) form, which
+    every mail server accepts. Letters beyond ASCII before the @ need SMTPUTF8, which our
+    mail path can't send yet, so such addresses are refused here with a clear message
+    rather than accepted and failing later.
+    """
     raw = (raw or "").strip()
     if len(raw) > EMAIL_MAX:
         raise AccountError(f"An email address can be at most {EMAIL_MAX} characters.")
     try:
-        result = validate_email(raw, check_deliverability=False)
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
+        if not raw.rpartition("@")[0].isascii() and _valid_with_smtputf8(raw):
+            raise AccountError(NON_ASCII_LOCAL_PART) from exc
         raise AccountError("That doesn't look like an email address.") from exc
-    return result.normalized.lower()
+    normalized = result.ascii_email
+    if not normalized or len(normalized) > EMAIL_MAX:
+        # Punycode is longer than the letters it spells.
+        raise AccountError(f"An email address can be at most {EMAIL_MAX} characters.")
+    return normalized.lower()
+
+
+def _valid_with_smtputf8(raw: str) -> bool:
+    """True if ``raw`` is a well-formed address once letters beyond ASCII are allowed."""
+    try:
+        validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def clean_display_name(raw: str | None) -> str:
@@ -116,11 +156,16 @@ def create_user(
     check_password_rules(password)
     if get_user_by_email(normalized) is not None:
         raise AccountError("An account with that email already exists.")
+    return _insert_user(normalized, name, password, Role(role), confirmed)
+
+
+def _insert_user(email: str, name: str, password: str, role: Role, confirmed: bool) -> User:
+    """Add an account whose fields are already checked; a taken address raises IntegrityError."""
     user = User(
-        email=normalized,
+        email=email,
         display_name=name,
         password_hash=hash_password(password),
-        role=Role(role),
+        role=role,
         session_token=new_session_token(),
         email_confirmed_at=utcnow() if confirmed else None,
     )
@@ -130,24 +175,49 @@ def create_user(
     return user
 
 
-def request_signup(email: str, display_name: str, password: str, next_url: str | None = None):
-    """Start a sign-up; the caller's answer must not depend on whether the address is known."""
-    normalized = normalize_email(email)
-    name = clean_display_name(display_name)
-    check_password_rules(password)
+def request_signup(
+    email: str, display_name: str, password: str, next_url: str | None = None
+) -> User | None:
+    """Start a sign-up; the caller's answer must not depend on whether the address is known.
+
+    Returns the new user, or None when the address already has an account (its owner is
+    told by email instead).
+    """
+    try:
+        normalized = normalize_email(email)
+    except AccountError as error:
+        raise _on_field(error, "email") from error
+    try:
+        name = clean_display_name(display_name)
+    except AccountError as error:
+        raise _on_field(error, "display_name") from error
+    try:
+        check_password_rules(password)
+    except AccountError as error:
+        raise _on_field(error, "password") from error
     existing = get_user_by_email(normalized)
-    if existing is not None:
-        hash_password(password)  # spend the same time as a real sign-up
-        signals.signup_attempted_for_existing_account.send(
-            _app(),
-            user=existing,
-            login_url=external_url("accounts.login"),
-            reset_url=external_url("accounts.forgot_password"),
-        )
-        return None
-    user = create_user(normalized, name, password)
-    send_signup_confirmation(user, next_url)
-    return user
+    if existing is None:
+        try:
+            # A savepoint: when a second sign-up for the same address commits between our
+            # look-up and our insert, only the insert is undone, and we answer as for an
+            # address that has an account.
+            with db.session.begin_nested():
+                user = _insert_user(normalized, name, password, Role.PARTICIPANT, False)
+        except IntegrityError:
+            existing = get_user_by_email(normalized)
+            if existing is None:
+                raise
+        else:
+            send_signup_confirmation(user, next_url)
+            return user
+    hash_password(password)  # spend the same time as a real sign-up
+    signals.signup_attempted_for_existing_account.send(
+        _app(),
+        user=existing,
+        login_url=external_url("accounts.login"),
+        reset_url=external_url("accounts.forgot_password"),
+    )
+    return None
 
 
 def send_signup_confirmation(user: User, next_url: str | None = None) -> None:
@@ -208,11 +278,24 @@ def record_login(user: User) -> None:
     db.session.flush()
 
 
+def end_session(user: User) -> None:
+    """Log ``user`` out everywhere: every session and remember-me cookie stops working.
+
+    Both carry the user's session token (see ``User.get_id``), so a new token makes a copy
+    of either, taken before logging out, worthless.
+    """
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
 # --- passwords ------------------------------------------------------------------------
 
 
-def _set_password(user: User, new_password: str) -> None:
-    check_password_rules(new_password)
+def _set_password(user: User, new_password: str, field: str) -> None:
+    try:
+        check_password_rules(new_password)
+    except AccountError as error:
+        raise _on_field(error, field) from error
     user.password_hash = hash_password(new_password)
     # Every other session and remember-me cookie carries the old token and stops working.
     user.session_token = new_session_token()
@@ -222,7 +305,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Use
     """Change a logged-in user's password; every other session of theirs ends."""
     if not verify_password(user.password_hash, current_password or ""):
         raise AccountError("Your current password isn't right.", field="current_password")
-    _set_password(user, new_password)
+    _set_password(user, new_password, field="new_password")
     db.session.flush()
     signals.password_changed.send(_app(), user=user)
     return user
@@ -253,7 +336,7 @@ def user_for_reset_token(token: str) -> User:
 def reset_password(token: str, new_password: str) -> User:
     """Set a new password from a reset link; the link then stops working."""
     user = user_for_reset_token(token)
-    _set_password(user, new_password)
+    _set_password(user, new_password, field="password")
     if not user.is_confirmed:  # they proved they read mail sent to this address
         user.email_confirmed_at = utcnow()
     user.last_login_at = utcnow()
@@ -267,7 +350,10 @@ def reset_password(token: str, new_password: str) -> User:
 
 def change_display_name(user: User, display_name: str) -> User:
     """Change the name shown beside someone's posts."""
-    user.display_name = clean_display_name(display_name)
+    try:
+        user.display_name = clean_display_name(display_name)
+    except AccountError as error:
+        raise _on_field(error, "display_name") from error
     db.session.flush()
     return user
 
@@ -276,7 +362,10 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
     """Send a confirmation link to a new address; nothing changes until it is followed."""
     if not verify_password(user.password_hash, current_password or ""):
         raise AccountError("Your current password isn't right.", field="current_password")
-    normalized = normalize_email(new_email)
+    try:
+        normalized = normalize_email(new_email)
+    except AccountError as error:
+        raise _on_field(error, "new_email") from error
     if normalized == user.email:
         raise AccountError("That is already your email address.", field="new_email")
     if get_user_by_email(normalized) is not None:
@@ -327,10 +416,13 @@ def parse_role(raw: str) -> Role:
 
 
 def set_role(actor: User | None, user: User, role: Role) -> User:
-    """Give ``user`` a role. ``actor`` None means the operator's command line."""
+    """Give ``user`` a role, audited. ``actor`` None means the operator's command line."""
     if actor is not None and actor.role != Role.ADMIN:
-        raise AccountError("Only an admin can change roles.")
+        raise PermissionDenied("Only an admin can change roles.")
     role = Role(role)
+    old_role = Role(user.role)
+    if role == old_role:
+        return user  # nothing changes, so there is nothing to record or announce
     if user.role == Role.ADMIN and role != Role.ADMIN:
         # Lock the admins' rows so two admins demoting each other can't both succeed.
         admins = (
@@ -346,6 +438,8 @@ def set_role(actor: User | None, user: User, role: Role) -> User:
             )
     user.role = role
     db.session.flush()
+    audit.record(actor, "role.changed", user, old_role=old_role.value, new_role=role.value)
+    signals.role_changed.send(_app(), user=user, old_role=old_role, new_role=role, actor=actor)
     return user
 
 
@@ -360,7 +454,7 @@ class UserPage:
 def list_users(actor: User, search: str = "", page: int = 1) -> UserPage:
     """One page of accounts for the admin page, optionally matching a search by email/name."""
     if actor.role != Role.ADMIN:
-        raise AccountError("Only an admin can list accounts.")
+        raise PermissionDenied("Only an admin can list accounts.")
     query = db.select(User)
     term = clean_line(search)[:100]
     if term:
@@ -372,14 +466,14 @@ def list_users(actor: User, search: str = "", page: int = 1) -> UserPage:
                 func.lower(User.display_name).like(pattern, escape="\\"),
             )
         )
-    total = db.session.execute(db.select(func.count()).select_from(query.subquery())).scalar_one()
-    pages = max(1, -(-total // USERS_PER_PAGE))
-    page = min(max(1, page), pages)
-    users = (
-        db.session.execute(
-            query.order_by(User.email).limit(USERS_PER_PAGE).offset((page - 1) * USERS_PER_PAGE)
-        )
-        .scalars()
-        .all()
+    query = query.order_by(User.email)
+    listing = db.paginate(query, page=max(1, page), per_page=USERS_PER_PAGE, error_out=False)
+    if listing.total and page > listing.pages:
+        # A page past the end (an old link, a hand-typed number) shows the last one.
+        listing = db.paginate(query, page=listing.pages, per_page=USERS_PER_PAGE, error_out=False)
+    return UserPage(
+        users=list(listing.items),
+        page=listing.page,
+        pages=max(1, listing.pages),
+        total=listing.total or 0,
     )
-    return UserPage(users=list(users), page=page, pages=pages, total=total)

@@ -8,10 +8,10 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.database import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.extensions import Model
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,7 +26,7 @@ class Course(db.Model):
     )
 
 
-class Module(db.Model):
+class Module(Model):
     __tablename__ = "modules"
     __table_args__ = (UniqueConstraint("course_id", "slug"),)
 
@@ -44,7 +44,7 @@ class Module(db.Model):
     )
 
 
-class Prompt(db.Model):
+class Prompt(Model):
     """A reflection prompt and the public thread of posts that answers it."""
 
     __tablename__ = "prompts"

@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import contains_eager
+
 from forum.courses.models import Course, Module, Prompt
 from forum.extensions import db
+from forum.service_errors import ServiceError
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 MAX_TITLE = 200
 MAX_TEXT = 20_000
 
 
-class CourseFileError(ValueError):
+class CourseFileError(ServiceError):
     """The course file can't be imported; the message says where and why."""
 
 
@@ -138,13 +141,34 @@ def import_course(data: dict[str, Any]) -> ImportReport:
     report = ImportReport(course=None)  # type: ignore[arg-type]
     course = _upsert(Course, {"slug": course_slug}, course_values, report)
     report.course = course
-    for module_slug, module_values, prompts in parsed:
+    for module_slug, module_values, prompt_rows in parsed:
         module = _upsert(
             Module, {"course_id": course.id, "slug": module_slug}, module_values, report
         )
-        for prompt_slug, prompt_values in prompts:
+        for prompt_slug, prompt_values in prompt_rows:
             _upsert(Prompt, {"module_id": module.id, "slug": prompt_slug}, prompt_values, report)
     return report
+
+
+def find_prompt(course_slug: str, module_slug: str, prompt_slug: str) -> Prompt | None:
+    """A prompt by its three slugs, with its module and course, in one statement."""
+    return db.session.execute(
+        db.select(Prompt)
+        .join(Prompt.module)
+        .join(Module.course)
+        .where(Course.slug == course_slug, Module.slug == module_slug, Prompt.slug == prompt_slug)
+        .options(contains_eager(Prompt.module).contains_eager(Module.course))
+    ).scalar_one_or_none()
+
+
+def find_module(course_slug: str, module_slug: str) -> Module | None:
+    """A module by its slugs, with its course, in one statement."""
+    return db.session.execute(
+        db.select(Module)
+        .join(Module.course)
+        .where(Course.slug == course_slug, Module.slug == module_slug)
+        .options(contains_eager(Module.course))
+    ).scalar_one_or_none()
 
 
 def list_courses() -> list[Course]:

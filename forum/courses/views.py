@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, render_template
 
-from forum.courses.services import SLUG_RE, get_course, get_module, list_courses
+from forum.courses.services import SLUG_RE, find_module, get_course, list_courses
 
 bp = Blueprint("courses", __name__)
 
@@ -30,8 +30,7 @@ def course(course_slug: str):
 @bp.get("/c/<course_slug>/<module_slug>")
 def module(course_slug: str, module_slug: str):
     _check_slugs(course_slug, module_slug)
-    found_course = get_course(course_slug)
-    found = get_module(found_course, module_slug) if found_course else None
+    found = find_module(course_slug, module_slug)
     if found is None:
         abort(404)
-    return render_template("courses/module.html", course=found_course, module=found)
+    return render_template("courses/module.html", course=found.course, module=found)

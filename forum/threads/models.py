@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.accounts.models import User
 from forum.courses.models import Prompt
-from forum.database import UTCDateTime, utcnow
-from forum.extensions import db
+from forum.database import UTCDateTime, enum_type, utcnow
+from forum.extensions import Model
+from forum.markup import StoredMarkdown
 
 
 class PostStatus(StrEnum):
@@ -22,7 +23,7 @@ class PostStatus(StrEnum):
     DELETED = "deleted"  # deleted by its author; a placeholder keeps the thread readable
 
 
-class Post(db.Model):
+class Post(StoredMarkdown, Model):
     __tablename__ = "posts"
     __table_args__ = (
         # One post per form: a double-clicked submit finds the post the first click made.
@@ -34,12 +35,14 @@ class Post(db.Model):
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
-    body_source: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
-    sanitizer_version: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=PostStatus.VISIBLE, index=True)
+    # Changed only by threads.services.change_post_status, which keeps counts and signals.
+    status: Mapped[PostStatus] = mapped_column(
+        enum_type(PostStatus, 16), default=PostStatus.VISIBLE, index=True
+    )
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When readers could first see it (None while held); post_published is sent then.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -55,7 +58,7 @@ class Post(db.Model):
         return self.status == PostStatus.VISIBLE
 
 
-class PostRevision(db.Model):
+class PostRevision(StoredMarkdown, Model):
     """An earlier text of a post, kept when its author edits it."""
 
     __tablename__ = "post_revisions"
@@ -63,9 +66,6 @@ class PostRevision(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    body_source: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
-    sanitizer_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     post: Mapped[Post] = relationship(back_populates="revisions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -16,8 +17,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from forum.courses.services import SLUG_RE, get_course, get_module, get_prompt
-from forum.extensions import db, limiter
+from forum.courses.services import SLUG_RE, find_prompt
+from forum.errors import reshow_form_on_error
+from forum.extensions import limiter
 from forum.threads import services
 from forum.threads.forms import DeletePostForm, EditPostForm, PostForm, new_idempotency_key
 from forum.threads.models import Post, PostStatus
@@ -53,9 +55,7 @@ def _find_prompt(course_slug: str, module_slug: str, prompt_slug: str):
     # A slug that can't exist (NUL bytes, odd characters, too long) never reaches the database.
     if not all(SLUG_RE.fullmatch(s) for s in (course_slug, module_slug, prompt_slug)):
         abort(404)
-    course = get_course(course_slug)
-    module = get_module(course, module_slug) if course else None
-    prompt = get_prompt(module, prompt_slug) if module else None
+    prompt = find_prompt(course_slug, module_slug, prompt_slug)
     if prompt is None:
         abort(404)
     return prompt
@@ -71,7 +71,7 @@ def _thread_args(prompt) -> dict[str, str]:
 
 
 def _thread_url(prompt, page: int = 1, anchor: str | None = None) -> str:
-    args = _thread_args(prompt)
+    args: dict[str, Any] = dict(_thread_args(prompt))
     if page > 1:
         args["page"] = str(page)
     if anchor:
@@ -106,11 +106,8 @@ def thread(course_slug: str, module_slug: str, prompt_slug: str):
     prompt = _find_prompt(course_slug, module_slug, prompt_slug)
     raw_page = request.args.get("page", "1")
     if not PAGE_RE.fullmatch(raw_page):
-        abort(404, "That page of the thread doesn't exist. Try the first page of the thread.")
-    try:
-        page = services.thread_page(prompt, current_user, int(raw_page))
-    except services.PostError:
-        abort(404, "That page of the thread doesn't exist. Try the first page of the thread.")
+        abort(404, services.NO_SUCH_PAGE)
+    page = services.thread_page(prompt, current_user, int(raw_page))
 
     form = None
     blocked = None
@@ -151,23 +148,19 @@ def new_post(course_slug: str, module_slug: str, prompt_slug: str):
 
 
 def _submit_post(prompt, form: PostForm, args: dict, parent: Post | None = None):
-    try:
-        post, created = services.create_post(
-            current_user,
-            prompt,
-            form.body.data or "",
-            parent=parent,
-            idempotency_key=form.idempotency_key.data or None,
-        )
-    except services.PostPermissionError as exc:
-        db.session.rollback()
-        abort(403, str(exc))
-    except services.PostError as exc:
-        db.session.rollback()
-        form.body.errors = [str(exc)]
+    def _again():
+        # A fresh key: the refused text was not stored, so sending it again is a new post.
         form.idempotency_key.data = new_idempotency_key()
-        return _compose(args, 422)
-    db.session.commit()
+        return _compose(args)
+
+    reshow_form_on_error(form, _again)
+    post, created = services.create_post(
+        current_user,
+        prompt,
+        form.body.data or "",
+        parent=parent,
+        idempotency_key=form.idempotency_key.data or None,
+    )
     _flash_posted(post, created)
     return _permalink(post)
 
@@ -213,12 +206,7 @@ def reply(post_id: int):
 
 def _own_post_or_error(post_id: int) -> Post:
     post = _visible_post_or_404(post_id)
-    try:
-        services.check_can_change_post(current_user, post)
-    except services.PostPermissionError as exc:
-        abort(403, str(exc))
-    except services.PostError as exc:
-        abort(404, str(exc))
+    services.check_can_change_post(current_user, post)
     return post
 
 
@@ -233,16 +221,8 @@ def edit_post(post_id: int):
     if request.method == "GET":
         form.body.data = post.body_source
         return _compose(args)
-    try:
-        services.edit_post(current_user, post, form.body.data or "")
-    except services.PostPermissionError as exc:
-        db.session.rollback()
-        abort(403, str(exc))
-    except services.PostError as exc:
-        db.session.rollback()
-        form.body.errors = [str(exc)]
-        return _compose(args, 422)
-    db.session.commit()
+    reshow_form_on_error(form, lambda: _compose(args))
+    services.edit_post(current_user, post, form.body.data or "")
     flash("Your changes are saved.", "success")
     return _permalink(post)
 
@@ -254,14 +234,6 @@ def delete_post(post_id: int):
     form = DeletePostForm()
     if request.method == "GET":
         return render_template("threads/delete.html", post=post, prompt=post.prompt, form=form)
-    try:
-        services.delete_post(current_user, post)
-    except services.PostPermissionError as exc:
-        db.session.rollback()
-        abort(403, str(exc))
-    except services.PostError as exc:
-        db.session.rollback()
-        abort(404, str(exc))
-    db.session.commit()
+    services.delete_post(current_user, post)
     flash("Your post is deleted. A note in the thread keeps the conversation readable.", "info")
     return _permalink(post)

@@ -196,3 +196,83 @@ def test_cli_set_role_explains_mistakes(app, runner, make_user, admin, email, ro
     assert result.exit_code == 1
     assert message in result.output
     assert fetch_user(app, admin.id).role == Role.ADMIN
+
+
+# --- role changes are audited and announced ---------------------------------------------
+
+
+def _role_audit(app):
+    from forum.audit import AuditEntry
+
+    with app.app_context():
+        rows = db.session.execute(
+            db.select(AuditEntry).where(AuditEntry.action == "role.changed").order_by(AuditEntry.id)
+        ).scalars()
+        return [(r.actor_id, r.subject_type, r.subject_id, r.details) for r in rows]
+
+
+def test_a_role_change_on_the_admin_page_is_audited_and_announced(
+    app, client, admin, make_user, login
+):
+    from forum import signals
+    from tests.accounts.helpers import capture
+
+    user = make_user()
+    login(client, admin)
+    with capture(signals.role_changed) as sent:
+        assert _set_role(client, user.id, "facilitator").status_code == 302
+    assert _role_audit(app) == [
+        (admin.id, "users", user.id, {"old_role": "participant", "new_role": "facilitator"})
+    ]
+    assert len(sent) == 1
+    assert sent[0]["user"].id == user.id and sent[0]["actor"].id == admin.id
+    assert (sent[0]["old_role"], sent[0]["new_role"]) == (Role.PARTICIPANT, Role.FACILITATOR)
+
+
+def test_a_role_change_from_the_command_line_is_audited_without_an_actor(app, runner, make_user):
+    from forum import signals
+    from tests.accounts.helpers import capture
+
+    user = make_user(email="mod@example.com")
+    with capture(signals.role_changed) as sent:
+        result = runner.invoke(args=["users", "set-role", "mod@example.com", "moderator"])
+    assert result.exit_code == 0, result.output
+    assert _role_audit(app) == [
+        (None, "users", user.id, {"old_role": "participant", "new_role": "moderator"})
+    ]
+    assert [(s["user"].id, s["actor"], s["new_role"]) for s in sent] == [
+        (user.id, None, Role.MODERATOR)
+    ]
+
+
+def test_a_refused_or_unchanged_role_leaves_no_audit_row(app, client, admin, make_user, login):
+    user = make_user(Role.MODERATOR)
+    login(client, admin)
+    assert _set_role(client, admin.id, "participant").status_code == 409  # the last admin
+    assert _set_role(client, user.id, "moderator").status_code == 302  # already moderator
+    assert _role_audit(app) == []
+
+
+def test_a_page_past_the_end_shows_the_last_page(app, client, admin, login):
+    with app.app_context():
+        for n in range(USERS_PER_PAGE + 5):
+            db.session.add(
+                User(email=f"bulk{n:03}@example.com", display_name=f"Bulk {n}", password_hash="x")
+            )
+        db.session.commit()
+    login(client, admin)
+    last = text(client.get(ADMIN_PAGE, query_string={"page": 999}))
+    assert "bulk054@example.com" in last and "bulk000@example.com" not in last
+    assert f"{USERS_PER_PAGE + 6} accounts" in last
+    nothing = text(client.get(ADMIN_PAGE, query_string={"q": "no such person", "page": 3}))
+    assert "0 accounts" in nothing
+
+
+def test_the_last_admin_refusal_shows_the_list_again(client, admin, make_user, login):
+    make_user(email="robin@example.com")
+    login(client, admin)
+    response = _set_role(client, admin.id, "participant")
+    assert response.status_code == 409
+    html = text(response)
+    assert 'role="alert"' in html and "last admin" in html
+    assert "robin@example.com" in html  # the list, not a bare error page

@@ -60,6 +60,58 @@ def test_logout_is_post_only_and_ends_the_session(client, participant, web_login
     assert not is_logged_in(client)
 
 
+def test_logout_forgets_the_remember_me_cookie(client, participant, web_login):
+    web_login(client, participant.email, remember=True)
+    response = client.post("/account/logout")
+    assert response.status_code == 302
+    assert "You have logged out" in text(client.get(response.headers["Location"]))
+    assert client.get_cookie("remember_token") is None
+    assert not is_logged_in(client)
+    client.delete_cookie("session")
+    assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("kept", ["session", "remember_token", "both"])
+def test_cookies_copied_before_logout_no_longer_log_in(app, participant, web_login, kept):
+    client = app.test_client()
+    web_login(client, participant.email, remember=True)
+    copies = {
+        name: client.get_cookie(name).value
+        for name in ("session", "remember_token")
+        if kept in {name, "both"}
+    }
+    # The copies work before logging out...
+    thief = app.test_client()
+    for name, value in copies.items():
+        thief.set_cookie(name, value)
+    assert is_logged_in(thief)
+
+    assert client.post("/account/logout").status_code == 302
+
+    # ... and not after, in a browser that never logged out.
+    thief = app.test_client()
+    for name, value in copies.items():
+        thief.set_cookie(name, value)
+    assert not is_logged_in(thief)
+
+
+def test_logout_ends_the_sessions_on_other_devices_too(app, participant, web_login):
+    laptop, phone = app.test_client(), app.test_client()
+    web_login(laptop, participant.email)
+    web_login(phone, participant.email, remember=True)
+    laptop.post("/account/logout")
+    assert not is_logged_in(phone)
+    # Logging in again works as ever.
+    assert web_login(laptop, participant.email).status_code == 302
+    assert is_logged_in(laptop)
+
+
+def test_logout_without_a_login_is_harmless(client):
+    response = client.post("/account/logout")
+    assert response.status_code == 302
+    assert not is_logged_in(client)
+
+
 def test_remember_me_survives_the_end_of_the_browser_session(client, participant, web_login):
     web_login(client, participant.email, remember=True)
     assert client.get_cookie("remember_token") is not None
@@ -197,8 +249,9 @@ class TestRateLimit:
             limiter.reset()
 
     def test_the_eleventh_login_in_a_minute_is_refused(self, client, participant, web_login):
-        for _ in range(10):
-            response = web_login(client, participant.email, password="wrong password")
+        # Ten different accounts, so only the per-address limit is reached.
+        for n in range(10):
+            response = web_login(client, f"someone{n}@example.com", password="wrong password")
             assert response.status_code == 422
         response = web_login(client, participant.email)
         assert response.status_code == 429

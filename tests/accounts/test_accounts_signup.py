@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text as sql
 
 from forum import signals
 from forum.accounts.models import User
@@ -222,3 +226,55 @@ def test_oversized_request_body_is_refused_with_413(client):
 def test_logged_in_person_can_still_open_signup(client, participant, login):
     login(client, participant)
     assert client.get("/account/signup").status_code == 200
+
+
+def test_a_broken_confirm_link_offers_a_new_one(client):
+    response = client.get("/account/signup/confirm/garbage")
+    assert response.status_code == 400
+    assert "That link didn't work" in text(response)
+    assert 'href="/account/signup/resend"' in text(response)
+
+
+def test_two_sign_ups_racing_for_one_address_get_the_same_answer(app, raw_engine, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite takes the write lock up front, so two sign-ups never interleave")
+    unknown = _signup(app.test_client(), email="someone-else@example.com")
+    # Another sign-up for new@example.com has inserted its row and not yet committed.
+    other = raw_engine.connect()
+    other_tx = other.begin()
+    other.execute(
+        User.__table__.insert().values(
+            email="new@example.com", display_name="First", password_hash="x"
+        )
+    )
+    answers: dict = {}
+    with (
+        capture(signals.signup_attempted_for_existing_account) as attempts,
+        capture(signals.signup_confirmation_requested) as confirmations,
+    ):
+        racer = threading.Thread(target=lambda: answers.update(response=_signup(app.test_client())))
+        racer.start()
+        try:
+            # Ours checked (no such address yet) and now waits on the unique index.
+            with raw_engine.connect() as watcher:
+                for _ in range(200):
+                    waiting = watcher.execute(
+                        sql(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND datname = current_database()"
+                        )
+                    ).scalar_one()
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+            assert waiting, "the racing sign-up never reached the insert"
+        finally:
+            other_tx.commit()
+            other.close()
+            racer.join(timeout=30)
+    response = answers["response"]
+    assert response.status_code == 200
+    assert response.get_data() == unknown.get_data()
+    assert confirmations == []
+    assert [a["user"].email for a in attempts] == ["new@example.com"]
+    assert _user(app, "new@example.com").display_name == "First"

@@ -205,3 +205,34 @@ def outbox(app, **filters) -> list[OutboxMessage]:
 
 
 UNSUB_RE = re.compile(rb"^List-Unsubscribe: <(https://[^>\r\n]+)>\r?$", re.MULTILINE)
+
+
+def add_unchecked_user(email: str, name: str) -> int:
+    """A confirmed participant with whatever address, inserted around every validation
+    (as rows from before the accounts form checked addresses may be); returns the id."""
+    db.session.execute(
+        insert(User).values(
+            email=email,
+            display_name=name,
+            password_hash="!unusable",
+            role=Role.PARTICIPANT.value,
+            session_token=secrets.token_hex(16),
+            email_confirmed_at=utcnow(),
+            created_at=utcnow(),
+        )
+    )
+    return db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+
+
+def events(app, **filters) -> list:
+    """Every notification event (detached), oldest first."""
+    from notifications.models import NotificationEvent
+
+    with app.app_context():
+        rows = list(
+            db.session.execute(
+                select(NotificationEvent).filter_by(**filters).order_by(NotificationEvent.id)
+            ).scalars()
+        )
+        db.session.expunge_all()
+        return rows

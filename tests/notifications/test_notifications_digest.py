@@ -11,6 +11,7 @@ from forum.database import utcnow
 from forum.extensions import db
 from forum.threads.models import Post
 from notifications import services
+from notifications.models import NotificationPreference
 from notifications.worker import queue_digests
 from tests.notifications.helpers import outbox, post_as, subscribe, work
 
@@ -84,3 +85,31 @@ def test_paused_user_gets_no_digest(app, course, people, smtp_sink):
         post_as(ids["author"], course.prompt_id, "Quiet please.")
         _backdate_posts()
         assert queue_digests() == 0
+
+
+def test_a_held_post_approved_later_comes_in_the_next_digest(app, course, people, smtp_sink):
+    """The digest goes by when readers could first see a post, not when it was written."""
+    from forum.threads.models import PostStatus
+    from forum.threads.services import change_post_status
+
+    ids = {k: u.id for k, u in people.items()}
+    with app.app_context():
+        subscribe([ids["bea"]], prompt_id=course.prompt_id, mode="digest")
+        post_id = post_as(ids["author"], course.prompt_id, "Held for review at first.")
+        # Written two days ago and held (as a moderation rule would) until a moment ago.
+        post = db.session.get(Post, post_id)
+        post.status = PostStatus.HELD
+        post.published_at = None
+        post.created_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+        change_post_status(None, db.session.get(Post, post_id), PostStatus.VISIBLE)
+        # Bea's last digest was an hour ago, long after the post was written.
+        services.update_preferences(db.session.get(User, ids["bea"]), "immediate", True)
+        db.session.execute(
+            update(NotificationPreference).values(last_digest_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+        assert queue_digests() == 1
+    work(app)
+    [mail] = smtp_sink.to("bea@example.com")
+    assert "Held for review at first." in mail.text

@@ -29,6 +29,7 @@ def app_config(down_port):
     # Nothing listens on this port until the test starts a server there.
     return {
         "NOTIFICATIONS_EDIT_WINDOW": 0,
+        "NOTIFICATIONS_DIGEST_HOUR": None,
         "NOTIFICATIONS_TRANSPORT": "smtp",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": down_port,

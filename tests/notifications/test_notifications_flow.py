@@ -13,8 +13,8 @@ from forum.database import utcnow
 from forum.extensions import db
 from forum.threads.models import Post
 from forum.threads.services import delete_post, edit_post
-from notifications.fanout import fan_out_batch
 from notifications.models import EventStatus, NotificationEvent, OutboxMessage, Subscription
+from notifications.worker import fan_out_due
 from tests.notifications.helpers import UNSUB_RE, outbox, post_as, subscribe, work
 
 
@@ -146,16 +146,14 @@ def test_one_event_gives_each_recipient_at_most_one_email(app, course, people, s
     _watch(app, [ids["bea"], ids["cal"]], course.prompt_id)
     with app.app_context():
         post_as(ids["author"], course.prompt_id, "Once.")
-        assert fan_out_batch() is not None
-        db.session.commit()
+        assert fan_out_due() == 2
         # A crashed worker would fan the same event out again: the unique key holds.
         db.session.execute(
             update(NotificationEvent).values(status=EventStatus.PENDING, fanout_cursor=0)
         )
         db.session.commit()
-        assert fan_out_batch().queued == 2
-        db.session.commit()
-        assert len(db.session.execute(select(OutboxMessage)).scalars().all()) == 2
+        assert fan_out_due() == 2  # offered again ...
+        assert len(db.session.execute(select(OutboxMessage)).scalars().all()) == 2  # ... kept once
     work(app)
     assert len(smtp_sink.received) == 2
 
@@ -232,4 +230,73 @@ def test_status_command_counts_the_outbox(app, course, people, smtp_sink, runner
     result = runner.invoke(args=["notifications", "worker", "--once"])
     assert result.exit_code == 0 and "sent 2" in result.output
     status = runner.invoke(args=["notifications", "status"])
-    assert status.exit_code == 0 and "sent" in status.output and "2" in status.output
+    assert status.exit_code == 0
+    lines = status.output.splitlines()
+    assert lines[:4] == ["events:", "  done       1", "messages:", "  sent       2"]
+    assert "oldest queued message: none" in lines
+
+
+def test_status_command_shows_the_oldest_queued_message_and_due_event(app, course, people, runner):
+    ids = {k: u.id for k, u in people.items()}
+    _watch(app, [ids["bea"]], course.prompt_id)
+    with app.app_context():
+        post_as(ids["author"], course.prompt_id, "Waiting.")
+        from notifications.services import queue_email
+
+        queue_email("x@example.com", "Hi", "x", category="account", dedupe_key="k")
+        db.session.execute(
+            update(OutboxMessage).values(created_at=utcnow() - timedelta(minutes=42))
+        )
+        db.session.execute(update(NotificationEvent).values(due_at=utcnow() - timedelta(hours=3)))
+        db.session.commit()
+    status = runner.invoke(args=["notifications", "status"])
+    assert status.exit_code == 0, status.output
+    assert "  pending    1" in status.output and "  queued     1" in status.output
+    assert "oldest queued message: 42 min" in status.output
+    assert "oldest due event:      3 h 0 min" in status.output
+    assert "failed" not in status.output
+
+
+def test_a_held_post_approved_later_is_mailed_once_then(app, course, people, smtp_sink):
+    """Held at creation: nothing is mailed. Approved later: mailed once, after approval."""
+    from forum.accounts.models import Role
+    from forum.courses.models import Prompt
+    from forum.signals import Hold, post_created
+    from forum.threads.models import PostStatus
+    from forum.threads.services import change_post_status, create_post
+
+    ids = {k: u.id for k, u in people.items()}
+    _watch(app, [ids["bea"]], course.prompt_id)
+
+    def hold_everything(_app, post):
+        return Hold(rule="test", reason="waiting for a moderator")
+
+    with app.app_context(), post_created.connected_to(hold_everything):
+        post, _ = create_post(
+            db.session.get(User, ids["author"]),
+            db.session.get(Prompt, course.prompt_id),
+            "Held at first.",
+        )
+        db.session.commit()
+        post_id = post.id
+    work(app)
+    assert smtp_sink.received == []
+
+    with app.app_context():
+        moderator = db.session.get(User, ids["cal"])
+        moderator.role = Role.MODERATOR
+        change_post_status(moderator, db.session.get(Post, post_id), PostStatus.VISIBLE)
+        db.session.commit()
+    work(app)
+    work(app)
+    assert [m.rcpt_tos for m in smtp_sink.received] == [["bea@example.com"]]
+    assert "Held at first." in smtp_sink.received[0].text
+
+    with app.app_context():  # hidden and restored again: no second email
+        post = db.session.get(Post, post_id)
+        moderator = db.session.get(User, ids["cal"])
+        change_post_status(moderator, post, PostStatus.HIDDEN, reason="flags")
+        change_post_status(moderator, post, PostStatus.VISIBLE, reason="kept")
+        db.session.commit()
+    work(app)
+    assert len(smtp_sink.received) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -176,3 +177,69 @@ def test_development_mail_lands_in_a_folder_and_a_staff_page(
     prod_client = app.test_client()
     login(prod_client, staff)
     assert prod_client.get("/staff/mail").status_code == 404
+
+
+def _csrf_token(client) -> str:
+    page = client.get("/notifications/preferences").data
+    return re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
+
+
+@pytest.mark.parametrize("pause_data", [{}, {"weeks": ""}, {"weeks": "3"}])
+def test_pause_without_a_valid_duration_keeps_the_other_preferences(
+    other_app, app, people, login, pause_data
+):
+    """Before: the preferences form was re-shown bound to the pause form's data, so
+    "include excerpts" (absent from it) showed unticked, and the next Save stored that."""
+    strict = other_app(WTF_CSRF_ENABLED=True)  # as in a browser: the form carries a token
+    client = strict.test_client()
+    bea = people["bea"]
+    login(client, bea)
+    token = _csrf_token(client)
+    saved = client.post(
+        "/notifications/preferences",
+        data={"csrf_token": token, "delivery": "digest", "include_excerpts": "y"},
+    )
+    assert saved.status_code == 302
+    page = client.post("/notifications/pause", data={"csrf_token": token, **pause_data})
+    assert page.status_code == 400
+    assert b'aria-describedby="weeks-error"' in page.data
+    assert b'<input checked id="include_excerpts"' in page.data
+    assert b'<input checked id="delivery-1" name="delivery"' in page.data  # digest
+    assert b'<input checked id="delivery-0"' not in page.data
+    with app.app_context():
+        pref = db.session.get(NotificationPreference, bea.id)
+        assert (pref.delivery, pref.include_excerpts, pref.paused_until) == ("digest", True, None)
+
+
+def test_notification_errors_are_service_errors_and_views_leave_commits_to_the_request(
+    app, client, login, course, people
+):
+    from forum.service_errors import ServiceError
+    from notifications.services import NotificationError
+
+    assert issubclass(NotificationError, ServiceError) and NotificationError.status == 422
+    login(client, people["bea"])
+    # The subscription is stored by the request's one commit, after the view.
+    client.post(f"/notifications/threads/{course.prompt_id}", data={"mode": "digest"})
+    assert _mode(app, people["bea"].id, prompt_id=course.prompt_id) == "digest"
+
+
+def test_a_refusing_service_reshows_the_preferences_form_with_its_message(
+    app, client, login, people
+):
+    """The form allows only what the service accepts; if they ever disagree, the person
+    sees the form again with the service's words, and nothing is stored."""
+    from notifications import forms
+
+    login(client, people["bea"])
+    field = forms.PreferencesForm.delivery
+    original = field.kwargs["choices"]
+    field.kwargs["choices"] = [*original, forms.SelectChoice("hourly", "Every hour")]
+    try:
+        page = client.post("/notifications/preferences", data={"delivery": "hourly"})
+    finally:
+        field.kwargs["choices"] = original
+    assert page.status_code == 422
+    assert b"Please choose how often you&#39;d like discussion email." in page.data
+    with app.app_context():
+        assert db.session.get(NotificationPreference, people["bea"].id) is None

@@ -154,7 +154,7 @@ def test_two_workers_never_claim_the_same_message(app, course, people, database_
         for i in range(20):
             queue_email(f"r{i}@example.com", "Hi", "x", category="account", dedupe_key=f"k{i}")
         db.session.commit()
-        first = {m.id for m, _ in claim_due_messages("worker-a", 8)}
+        first = {m.id for m in claim_due_messages("worker-a", 8)}
         if db.engine.dialect.name == "postgresql":
             # Worker B claims while A's claim is still uncommitted: SKIP LOCKED passes over
             # A's rows instead of waiting for them or taking them.
@@ -175,9 +175,9 @@ def test_two_workers_never_claim_the_same_message(app, course, people, database_
             finally:
                 engine.dispose()
         db.session.commit()
-        second = {m.id for m, _ in claim_due_messages("worker-b", 8)}
+        second = {m.id for m in claim_due_messages("worker-b", 8)}
         db.session.commit()
-        third = {m.id for m, _ in claim_due_messages("worker-c", 8)}
+        third = {m.id for m in claim_due_messages("worker-c", 8)}
         db.session.commit()
     assert len(first) == len(second) == 8 and len(third) == 4
     assert not (first & second) and not (first & third) and not (second & third)

@@ -135,7 +135,9 @@ def test_anonymous_get_of_a_write_page_goes_to_log_in_and_back(client, course, a
 def test_participant_posts_and_is_sent_to_the_permalink(app, course, alice_client):
     form_page = page_text(alice_client.get(THREAD))
     assert '<label for="body">Your reflection</label>' in form_page
-    assert 'maxlength="10000"' in form_page
+    # The limit is for the counter; maxlength would silently cut pasted text.
+    assert 'data-limit="10000"' in form_page and "maxlength" not in form_page
+    assert "Reflections are public: anyone can read them." in form_page
     key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', form_page)
     assert key and len(key.group(1)) >= 24
 
@@ -458,4 +460,5 @@ def test_the_write_page_shows_the_prompt_and_a_form(course, alice_client):
     assert "<h1>Add your reflection</h1>" in page
     assert f'href="{THREAD}">A first memory</a>' in page
     assert 'name="idempotency_key"' in page
-    assert 'maxlength="10000"' in page
+    assert 'data-limit="10000"' in page and "maxlength" not in page
+    assert "Up to 10,000 characters." in page

@@ -1,0 +1,129 @@
+"""What each person follows: threads and modules, watched, in the digest or muted.
+
+Services flush, never commit: every row they write belongs to the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from forum.accounts.models import User
+from forum.courses.models import Module, Prompt
+from forum.database import utcnow
+from forum.extensions import db
+from forum.threads.models import Post
+from notifications.common import NotificationError, insert_ignoring_duplicates
+from notifications.models import Subscription, SubscriptionMode
+
+NO_SUBSCRIPTION = "none"
+
+
+def find_subscription(
+    user_id: int, prompt_id: int | None = None, module_id: int | None = None
+) -> Subscription | None:
+    """The user's own row for one thread (``prompt_id``) or else one module, if any."""
+    query = select(Subscription).where(Subscription.user_id == user_id)
+    if prompt_id is not None:
+        query = query.where(Subscription.prompt_id == prompt_id)
+    else:
+        query = query.where(Subscription.module_id == module_id)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    mode: str  # watching | digest | muted | none
+    via_module: bool = False  # the state comes from watching the thread's module
+
+
+def thread_subscription_state(user: User | None, prompt: Prompt) -> SubscriptionState | None:
+    """What ``user`` gets for this thread: its own row, else the module's, else none."""
+    if user is None or not user.is_authenticated:
+        return None
+    row = find_subscription(user.id, prompt_id=prompt.id)
+    if row is not None:
+        return SubscriptionState(row.mode)
+    module_row = find_subscription(user.id, module_id=prompt.module_id)
+    if module_row is not None and module_row.mode != SubscriptionMode.MUTED:
+        return SubscriptionState(module_row.mode, via_module=True)
+    return SubscriptionState(NO_SUBSCRIPTION)
+
+
+def module_subscription_state(user: User | None, module: Module) -> SubscriptionState | None:
+    """Whether ``user`` watches this whole module."""
+    if user is None or not user.is_authenticated:
+        return None
+    row = find_subscription(user.id, module_id=module.id)
+    return SubscriptionState(row.mode if row else NO_SUBSCRIPTION)
+
+
+def _set_subscription(
+    user: User, mode: str, prompt_id: int | None = None, module_id: int | None = None
+) -> str:
+    if mode not in {*SubscriptionMode, NO_SUBSCRIPTION}:
+        raise NotificationError(
+            "Please choose watching, digest, muted or not subscribed.", field="mode"
+        )
+    row = find_subscription(user.id, prompt_id=prompt_id, module_id=module_id)
+    if mode == NO_SUBSCRIPTION:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        # Two tabs saving at once: the unique key keeps one row, and the second one wins.
+        db.session.execute(
+            insert_ignoring_duplicates(Subscription).values(
+                user_id=user.id,
+                prompt_id=prompt_id,
+                module_id=module_id,
+                mode=mode,
+                created_at=utcnow(),
+            )
+        )
+        row = find_subscription(user.id, prompt_id=prompt_id, module_id=module_id)
+        if row is not None:
+            row.mode = SubscriptionMode(mode)
+    else:
+        row.mode = SubscriptionMode(mode)
+    db.session.flush()
+    return mode
+
+
+def set_thread_subscription(user: User, prompt: Prompt, mode: str) -> str:
+    """Watch, digest, mute or forget one thread."""
+    if not user.is_authenticated:
+        raise NotificationError("Please log in to change your subscriptions.")
+    return _set_subscription(user, mode, prompt_id=prompt.id)
+
+
+def set_module_subscription(user: User, module: Module, mode: str) -> str:
+    """Watch, digest, mute or forget a whole module."""
+    if not user.is_authenticated:
+        raise NotificationError("Please log in to change your subscriptions.")
+    return _set_subscription(user, mode, module_id=module.id)
+
+
+def list_subscriptions(user: User) -> list[tuple[Subscription, Prompt | None, Module | None]]:
+    """A user's subscriptions with their thread or module, modules first."""
+    rows = db.session.execute(
+        select(Subscription, Prompt, Module)
+        .outerjoin(Prompt, Prompt.id == Subscription.prompt_id)
+        .outerjoin(Module, Module.id == Subscription.module_id)
+        .where(Subscription.user_id == user.id)
+        .order_by(Subscription.prompt_id.is_not(None), Subscription.id)
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def subscribe_author(post: Post) -> None:
+    """Posting in a thread subscribes you to it (held posts too: replies will come)."""
+    db.session.execute(
+        insert_ignoring_duplicates(Subscription).values(
+            user_id=post.author_id,
+            prompt_id=post.prompt_id,
+            module_id=None,
+            mode=SubscriptionMode.WATCHING,
+            created_at=utcnow(),
+        )
+    )
