@@ -21,6 +21,7 @@ import click
 from flask import current_app
 from sqlalchemy import func, update
 
+from forum import DEFAULT_EXTENSION_PACKAGES
 from forum.accounts.models import Role, User
 from forum.accounts.services import create_user, get_user_by_email
 from forum.courses import DEMO_COURSE_FILE
@@ -214,7 +215,7 @@ def seed_command(force: bool) -> None:
     ]
     entries = seed_journals(demo_people, report.course)
     extra = []
-    for name in current_app.config.get("EXTENSION_PACKAGES", ()):
+    for name in current_app.config.get("EXTENSION_PACKAGES", DEFAULT_EXTENSION_PACKAGES):
         # Extension packages may offer demo data of their own (moderation's queue).
         seed = getattr(import_module(name), "seed_demo", None)
         if seed is not None:

@@ -46,3 +46,10 @@ def init_app(app: Flask) -> None:
             "moderation_active_sanction": _active,
             "moderation_sanction_message": services.sanction_message,
         }
+
+
+def seed_demo() -> str:
+    """``flask demo seed`` calls this: flagged and held posts for the moderator's queue."""
+    from moderation.demo import seed_moderation
+
+    return seed_moderation()

@@ -302,6 +302,14 @@ def flag_post(reporter: User, post: Post, reason: str | None, note: str | None =
             PostStatus.HIDDEN,
             reason="Hidden while a moderator looks at it, after it was flagged.",
         )
+        if not item.auto_hidden:
+            _notify(
+                post.author_id,
+                "Your post is hidden while a moderator looks at it",
+                "Readers asked a moderator to look at your post, so it is hidden for now. "
+                "A moderator will decide soon, and you will be told the outcome and why.",
+                item,
+            )
         item.auto_hidden = True
         db.session.flush()
     return flag
@@ -370,6 +378,20 @@ def thread_lock(prompt_id: int) -> ThreadLock | None:
     ).scalar_one_or_none()
 
 
+# What the author is told about a hold: why in general, never the exact rule's details.
+HOLD_WORDS = {
+    "thread_locked": "This thread is locked by the moderators, so new posts wait for them.",
+    "blocked_word": "It contains words our community guidelines don't allow here. "
+    "A moderator will look at it.",
+    "watched_word": "It contains a word or phrase moderators look at before a post is shown. "
+    "It will usually be shown soon.",
+    "first_post_with_link": "New accounts' first posts with links wait for a moderator, to "
+    "keep spam out. It will usually be shown soon.",
+    "repeated_post": "It has the same text as a post of yours in another thread, so a "
+    "moderator checks it first.",
+}
+
+
 def hold_for_new_post(post: Post) -> Hold | None:
     """The post_created rules: a Hold (and a review item) if the post must wait."""
     author = post.author if post.author is not None else db.session.get(User, post.author_id)
@@ -399,6 +421,7 @@ def hold_for_new_post(post: Post) -> Hold | None:
         item.hold_rule = hold.rule
         item.hold_reason = hold.reason
         _reprioritise(item)
+        _notify(post.author_id, "Your post is waiting for a moderator", HOLD_WORDS[hold.rule], item)
         return hold
     if WatchAction.FLAG in matches:
         item = _open_item(post, ItemSource.FLAGS)
@@ -476,9 +499,15 @@ def _conflict_for(item: ReviewItem, moderator: User) -> Conflict:
         who = db.session.get(User, item.claimed_by)
         name = who.display_name if who else "another moderator"
         return Conflict(f"{name} is reviewing this item right now. Try another one.")
+    if item.decided_at is None or item.decided_at != item.updated_at:
+        # The last change wasn't a decision: new flags, an edit, an appeal.
+        return Conflict(
+            "This item changed since you opened it (new flags, an edit or an appeal). "
+            "Please look at it again."
+        )
     who = item.decided_by
     name = who.display_name if who else "another moderator"
-    when = humanize_time(item.decided_at) if item.decided_at else "a moment ago"
+    when = humanize_time(item.decided_at)
     if when == "just now":
         when = "a moment ago"
     return Conflict(f"This item was already decided by {name} {when}. Please look at it again.")
@@ -498,6 +527,8 @@ def _take_decision(
 ) -> None:
     """One conditional UPDATE: exactly one of two racing moderators wins."""
     now = utcnow()
+    if "decided_at" in values:
+        values = {**values, "decided_at": now}  # equal to updated_at: the last change
     result = db.session.execute(
         update(ReviewItem)
         .where(

@@ -223,6 +223,7 @@ def queue():
         states=list(ItemState),
         bulk_form=BulkSpamForm(formdata=None),
         PostStatus=PostStatus,
+        now=utcnow(),
     )
 
 
@@ -447,7 +448,13 @@ def audit_log():
         subject_type=subject_type,
         subject_id=subject_id,
     )
-    query = audit_query(filters).options(joinedload(AuditEntry.actor))
+    # Moderation's own actions and role changes only: journal reads and support's rows
+    # belong to facilitators and admins, not to moderators.
+    query = (
+        audit_query(filters)
+        .where(AuditEntry.action.in_(services.AUDIT_ACTIONS))
+        .options(joinedload(AuditEntry.actor))
+    )
     pagination = _paginate(query, current_app.config["MODERATION_AUDIT_PER_PAGE"])
     return render_template(
         "moderation/audit.html",

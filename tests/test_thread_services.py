@@ -224,3 +224,17 @@ def test_reply_must_be_in_the_same_thread(prompt, author):
         create_post(author, other_prompt, "Reply", parent=parent)
     reply, _ = create_post(author, prompt, "Reply", parent=parent)
     assert reply.parent_id == parent.id
+
+
+def test_a_held_post_removed_as_spam_leaves_no_placeholder(prompt, author, make_user):
+    moderator = db.session.merge(make_user(Role.MODERATOR))
+    reader = db.session.merge(make_user())
+    with post_created.connected_to(lambda app, post: Hold(rule="t", reason="links")):
+        spam, _ = create_post(author, prompt, "Buy cheap essays")
+    seen, _ = create_post(author, prompt, "A real reflection")
+    change_post_status(moderator, seen, PostStatus.REMOVED, reason="off-topic")
+    change_post_status(moderator, spam, PostStatus.REMOVED, reason="spam")
+    db.session.commit()
+    # The post readers saw keeps its place as a placeholder; the spam they never saw doesn't.
+    assert [p.id for p in thread_page(prompt, reader, 1).posts] == [seen.id]
+    assert [p.id for p in thread_page(prompt, None, 1).posts] == [seen.id]

@@ -272,8 +272,12 @@ def get_post(post_id: int) -> Post | None:
 
 
 def _thread_filter(prompt: Prompt, viewer: User | None):
-    # Held and hidden posts stay visible to their own author (marked as waiting).
-    shown: ColumnElement[bool] = Post.status.in_(PUBLIC_STATUSES)
+    # Held posts stay visible to their own author (marked as waiting). A post readers
+    # never saw (held, then removed as spam) leaves no placeholder behind.
+    shown: ColumnElement[bool] = and_(
+        Post.status.in_(PUBLIC_STATUSES),
+        or_(Post.status != PostStatus.REMOVED, Post.published_at.is_not(None)),
+    )
     if viewer is not None and viewer.is_authenticated:
         shown = or_(shown, Post.author_id == viewer.id)
         if viewer.has_role(Role.MODERATOR):
@@ -283,7 +287,9 @@ def _thread_filter(prompt: Prompt, viewer: User | None):
 
 def can_view_post(viewer: User | None, post: Post) -> bool:
     """Whether ``viewer`` may see this post in its thread."""
-    if post.status in PUBLIC_STATUSES:
+    if post.status in PUBLIC_STATUSES and (
+        post.status != PostStatus.REMOVED or post.published_at is not None
+    ):
         return True
     if viewer is None or not viewer.is_authenticated:
         return False

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import math
@@ -123,8 +124,22 @@ class Server:
             self.process.wait(5)
 
 
+@functools.cache
+def _gunicorn_has_control_socket() -> bool:
+    shown = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--help"], capture_output=True, text=True, timeout=30
+    )
+    return "--no-control-socket" in shown.stdout
+
+
 def start_gunicorn(
-    name: str, target: str, env: dict[str, str], workers: int, folder: Path, timeout: float = 60
+    name: str,
+    target: str,
+    env: dict[str, str],
+    workers: int,
+    folder: Path,
+    ready_path: str = "/",
+    timeout: float = 60,
 ) -> Server:
     port = free_port()
     log_path = folder / f"{name}-gunicorn.log"
@@ -142,8 +157,12 @@ def start_gunicorn(
         "60",
         "--graceful-timeout",
         "5",
-        target,
     ]
+    if _gunicorn_has_control_socket():
+        # Newer gunicorns open a control socket in ~/.gunicorn shared by every server on
+        # the machine; ours must not take it over from anyone else's.
+        command.append("--no-control-socket")
+    command.append(target)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -162,12 +181,14 @@ def start_gunicorn(
                     f"gunicorn for {name} exited with {process.returncode}:\n{server.log_tail()}"
                 )
             if len(server.worker_pids()) >= workers:
+                # A bound port isn't enough: workers that fail to load the app still bind it.
                 try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        return server
-                except OSError:
-                    pass
-            time.sleep(0.1)
+                    reply = fetch(port, "GET", ready_path, timeout=5)
+                except (OSError, http.client.HTTPException):
+                    reply = None
+                if reply is not None and reply.status < 500:
+                    return server
+            time.sleep(0.2)
         raise RuntimeError(
             f"gunicorn for {name} did not start in {timeout:.0f} s:\n{server.log_tail()}"
         )
@@ -187,9 +208,16 @@ class Reply:
     location: str | None
 
 
-def fetch(port: int, method: str, path: str, cookie: str = "", form: dict | None = None) -> Reply:
+def fetch(
+    port: int,
+    method: str,
+    path: str,
+    cookie: str = "",
+    form: dict | None = None,
+    timeout: float = 60,
+) -> Reply:
     """One request, keeping Set-Cookie whatever its Secure flag (we speak plain http)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     headers = {"Cookie": cookie} if cookie else {}
     body = None
     if form is not None:
@@ -550,10 +578,12 @@ def _run(args, url: str, backend: str, folder: Path) -> int:
     results: list[Measured] = []
     memory: dict[str, list[int]] = {}
     try:
-        hearth = start_gunicorn("hearth", "wsgi:app", hearth_env, args.workers, folder)
+        hearth = start_gunicorn(
+            "hearth", "wsgi:app", hearth_env, args.workers, folder, "/account/login"
+        )
         servers.append(hearth)
         ceiling = start_gunicorn(
-            "ceiling", "tests.bench.ceiling_app:app", _clean_env({}), args.workers, folder
+            "ceiling", "tests.bench.ceiling_app:app", _clean_env({}), args.workers, folder, "/0"
         )
         servers.append(ceiling)
         print(
@@ -778,11 +808,16 @@ def _last_vs_first(results: list[Measured]) -> dict[str, float] | None:
     last = next((r for r in results if r.name.startswith("thread, anonymous, last page")), None)
     if not first or not last:
         return None
-    return {
+    found = {
         "cpu_per_request": last.cpu_ms_per_request / first.cpu_ms_per_request,
         "p50": last.p50_ms / first.p50_ms if first.p50_ms else float("nan"),
         "rps": last.rps / first.rps if first.rps else float("nan"),
     }
+    if last.db_cpu_ms_per_request is not None and first.db_cpu_ms_per_request is not None:
+        found["cpu_with_db_per_request"] = (
+            last.cpu_ms_per_request + last.db_cpu_ms_per_request
+        ) / (first.cpu_ms_per_request + first.db_cpu_ms_per_request)
+    return found
 
 
 def _print_table(results: list[Measured], memory, skipped, args, backend: str) -> None:
@@ -833,6 +868,11 @@ def _print_table(results: list[Measured], memory, skipped, args, backend: str) -
             "long thread, last page vs first page: "
             f"CPU per request x{lvf['cpu_per_request']:.2f}, "
             f"p50 x{lvf['p50']:.2f}, req/s x{lvf['rps']:.2f}"
+            + (
+                f", CPU incl. PostgreSQL x{lvf['cpu_with_db_per_request']:.2f}"
+                if "cpu_with_db_per_request" in lvf
+                else ""
+            )
         )
     for name, sizes in memory.items():
         shown = ", ".join(f"{size / 2**20:.0f} MiB" for size in sizes)

@@ -346,3 +346,14 @@ def test_lifting_a_sanction_through_the_account_page(app, world, client_for):
         assert not user(world.author).is_suspended
     notices = text_of(client_for(world.author).get("/moderation/notices"))
     assert "You can post again" in notices and "Agreed to stop" in notices
+
+
+def test_the_audit_page_shows_no_rows_outside_moderation(app, world, client_for):
+    from forum.audit import record
+
+    with app.app_context():
+        record(user(world.admin), "journal.read", ("journal_entries", 7), "Concern")
+        services.add_account_note(user(world.riley), user(world.author), "Watch this")
+        db.session.commit()
+    page = text_of(client_for(world.riley).get("/moderation/audit"))
+    assert "account.note_added" in page and "journal.read" not in page

@@ -96,6 +96,9 @@ def test_threshold_hides_pending_review_and_snapshot_survives_edits(app, world):
         assert post.status == PostStatus.HIDDEN  # the third flag (default threshold)
         item = item_of(post)
         assert item.auto_hidden and item.state == ItemState.PENDING
+        (notice,) = db.session.execute(db.select(Notice)).scalars()
+        assert notice.title == "Your post is hidden while a moderator looks at it"
+        assert "Reader 1" not in notice.body  # never who flagged
         assert item.distressing
         assert item.snapshot_source == "The *original* words"
         assert item.snapshot_html == original_html
@@ -298,6 +301,9 @@ def test_new_accounts_first_post_with_a_link_is_held(app, world):
         assert post.status == PostStatus.HELD and post.published_at is None
         item = item_of(post)
         assert item.source == ItemSource.HOLD and item.hold_rule == "first_post_with_link"
+        (notice,) = db.session.execute(db.select(Notice)).scalars()
+        assert notice.user_id == world.author.id and notice.item_id == item.id
+        assert notice.title == "Your post is waiting for a moderator"
         # An older account may post links.
         old = user(world.readers[0])
         old.created_at = utcnow() - timedelta(days=30)
@@ -409,3 +415,14 @@ def test_private_notes_are_audited(app, world):
 def test_watch_actions_cover_the_enum():
     assert {a.value for a in WatchAction} == {"hold", "flag", "block"}
     assert {a.value for a in Action} == {"keep", "hide", "remove", "request_revision"}
+
+
+def test_a_form_made_stale_by_an_edit_says_the_item_changed(app, world):
+    with app.app_context():
+        post = flagged_post(world)
+        item = item_of(post)
+        services.decide(user(world.riley), item, "request_revision", "Please revise", item.version)
+        seen = item.version
+        edit_post(user(world.author), post, "Revised text")
+        with pytest.raises(Conflict, match="changed since you opened it"):
+            services.decide(user(world.sam), item, "keep", "ok", seen)
