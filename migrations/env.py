@@ -1,10 +1,9 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
-
-import sqlalchemy as sa
 
 from forum.database import UTCDateTime
 
