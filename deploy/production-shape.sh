@@ -23,7 +23,7 @@ PYTHON="${PYTHON:-python3}"
 PG_HOST=127.0.0.1
 PG_PORT=5432
 REDIS_URL="redis://127.0.0.1:6379/1"
-# Rate-limit keys start with this, so `stop` deletes only this shape's keys from Redis.
+# Rate-limit keys carry this, so `stop` deletes only this shape's keys from Redis DB 1.
 REDIS_PREFIX="hearth_shape"
 WEB_PORTS=(8001 8002)
 WORKERS=(1 2)
@@ -166,6 +166,7 @@ HEARTH_BASE_URL=$URL
 DATABASE_URL=postgresql://$DB:$(cat "$STATE/db_password")@$PG_HOST:$PG_PORT/$DB
 HEARTH_RATELIMIT_STORAGE_URI=$REDIS_URL
 HEARTH_RATELIMIT_KEY_PREFIX=$REDIS_PREFIX
+HEARTH_CACHE_URL=$REDIS_URL
 HEARTH_TRUSTED_PROXY_HOPS=1
 HEARTH_INSTANCE_PATH=$STATE/instance
 # No SMTP relay here: the workers write each message to a file instead.
@@ -251,8 +252,10 @@ start_workers() {
     local n
     for n in "${WORKERS[@]}"; do
         say "starting notification worker $n"
-        (cd "$STATE" && nohup setsid "$VENV/bin/flask" --app forum notifications worker \
-            >>"$LOG/worker-$n.log" 2>&1 </dev/null & echo $! >"$RUN/worker-$n.pid")
+        # exec all the way down, so the pid recorded is the worker's own.
+        (cd "$STATE" && exec nohup setsid "$VENV/bin/flask" --app forum notifications worker \
+            >>"$LOG/worker-$n.log" 2>&1 </dev/null) &
+        echo $! >"$RUN/worker-$n.pid"
     done
     sleep 2
     for n in "${WORKERS[@]}"; do
@@ -375,9 +378,11 @@ down() {
         say "stopping the Redis this script started"
         stop_pidfile "$RUN/redis.pid" 10
     elif redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-        # Only this shape's keys: DB 1, prefix $REDIS_PREFIX.
-        redis-cli -h 127.0.0.1 -p 6379 -n 1 --scan --pattern "*${REDIS_PREFIX}*" \
-            | xargs -r redis-cli -h 127.0.0.1 -p 6379 -n 1 del >/dev/null
+        # Only this shape's keys in DB 1: its rate limits and its page cache.
+        for pattern in "*/${REDIS_PREFIX}/*" "hearth:page:*"; do
+            redis-cli -h 127.0.0.1 -p 6379 -n 1 --scan --pattern "$pattern" \
+                | xargs -r redis-cli -h 127.0.0.1 -p 6379 -n 1 del >/dev/null
+        done
     fi
     say "removing the nginx site and the shape's settings"
     rm -rf "$NGINX_DIR" "$STATE/static" "$ENV_FILE" "$STATE/bin" "$STATE/instance" \

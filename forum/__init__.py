@@ -34,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = RowIdConverter
 
     from forum.access_policy import init_access_policy
-    from forum.database import configure_sqlite
+    from forum.database import configure_postgresql, configure_sqlite
     from forum.errors import init_error_handlers
     from forum.extensions import csrf, db, limiter, login_manager, mail, migrate
     from forum.security import init_security_headers
@@ -51,6 +51,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            configure_postgresql(db.engine)
 
     from forum.transactions import init_transactions
 
@@ -64,12 +67,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from forum.templating import init_templating
 
     init_templating(app)
+
+    from forum.cache import init_cache
+
+    init_cache(app)
     for package in (accounts, courses, threads, journals, support):
         package.init_app(app)
 
     from forum.demo import demo_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(import_module("forum.content_cli").content_cli)
 
     for name in app.config.get("EXTENSION_PACKAGES", DEFAULT_EXTENSION_PACKAGES):
         import_module(name).init_app(app)

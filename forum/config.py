@@ -120,6 +120,15 @@ class Defaults:
     SUPPORT_ESCALATE_AFTER_MINUTES = 60
     SUPPORT_BACKUP_ADDRESS: str | None = None
 
+    # Page cache (forum/cache.py): rendered pages for anonymous readers, keyed by data
+    # versions so they are never stale. redis://... in production (shared by every worker
+    # and host); unset: a SQLite file in the instance folder, shared by this host's
+    # workers; "memory://" for this process; "none" to turn it off.
+    CACHE_URL: str | None = None
+    # Seconds an entry may stay; superseded entries are never read again, this only keeps
+    # the store small.
+    CACHE_TTL = 24 * 3600
+
 
 # Development and tests run on plain http://127.0.0.1, where Secure cookies would be dropped.
 _PLAIN_HTTP_OVERRIDES = {"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False}
@@ -139,6 +148,8 @@ def load_config(app, overrides: dict[str, Any] | None) -> None:
         for key, value in _PLAIN_HTTP_OVERRIDES.items():
             if not (overrides and key in overrides):
                 app.config[key] = value
+
+    _host_prefixed_cookies(app.config, overrides or {})
 
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",
@@ -168,6 +179,28 @@ def load_config(app, overrides: dict[str, Any] | None) -> None:
     _check_base_url(app.config)
     _check_proxy_hops(app.config)
     _bound_redis_waits(app.config)
+
+
+# In production the session and remember-me cookies carry the __Host- prefix: browsers
+# then accept them only when Secure, with Path=/ and no Domain, so no sibling subdomain or
+# plain-http page can plant or overwrite them. Development and tests (plain http) keep
+# plain names.
+PRODUCTION_SESSION_COOKIE_NAME = "__Host-hearth_session"
+PRODUCTION_REMEMBER_COOKIE_NAME = "__Host-remember"
+
+
+def _host_prefixed_cookies(config, overrides: dict[str, Any]) -> None:
+    if config["ENV"] != "production":
+        return
+    for prefix, name in (
+        ("SESSION_COOKIE", PRODUCTION_SESSION_COOKIE_NAME),
+        ("REMEMBER_COOKIE", PRODUCTION_REMEMBER_COOKIE_NAME),
+    ):
+        if f"{prefix}_NAME" in overrides or os.environ.get(f"{ENV_PREFIX}_{prefix}_NAME"):
+            continue  # the operator named it
+        if config.get(f"{prefix}_SECURE") and not config.get(f"{prefix}_DOMAIN"):
+            config[f"{prefix}_NAME"] = name
+            config[f"{prefix}_PATH"] = "/"
 
 
 def _check_base_url(config) -> None:

@@ -90,3 +90,41 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection):
         read_only = has_request_context() and request.method in SAFE_METHODS
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Keep psycopg's prepared statements across requests.
+
+    psycopg forgets (``DEALLOCATE ALL``) every prepared statement of a connection when a
+    transaction is rolled back, and every GET used to end in a rollback (the session is
+    removed after each request). So a transaction started for a safe HTTP method is READ
+    ONLY (psycopg's ``read_only``: the server refuses any write, which also enforces "no
+    write on GET"), and ends with COMMIT, which for a read-only transaction is the same as
+    a rollback but keeps the statements prepared. Any other transaction, and one that
+    failed, still rolls back.
+
+    The pool keeps ``pool_pre_ping`` (one "SELECT 1" per checkout, in autocommit): the
+    first request after a database restart must succeed, not fail on a dead connection.
+    """
+    from psycopg.pq import TransactionStatus
+
+    dialect = engine.dialect
+    rollback = dialect.do_rollback
+
+    @event.listens_for(engine, "checkout")
+    def _read_only_for_safe_requests(dbapi_connection, _record, _proxy):
+        read_only = has_request_context() and request.method in SAFE_METHODS
+        if dbapi_connection.read_only != read_only:
+            dbapi_connection.read_only = read_only
+
+    def do_rollback(dbapi_connection) -> None:
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        if (
+            getattr(raw, "read_only", False)
+            and raw.info.transaction_status == TransactionStatus.INTRANS
+        ):
+            raw.commit()
+        else:
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]

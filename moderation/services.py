@@ -28,7 +28,7 @@ from forum.signals import Hold, sender
 from forum.templating import humanize_time
 from forum.text import clean_line, clean_multiline
 from forum.threads.models import Post, PostStatus
-from forum.threads.services import change_post_status
+from forum.threads.services import change_post_status, touch_thread
 from moderation.models import (
     AccountNote,
     Action,
@@ -947,6 +947,7 @@ def lock_thread(moderator: User, prompt: Prompt, reason: str | None) -> ThreadLo
     )
     db.session.add(lock)
     db.session.flush()
+    touch_thread(prompt.id)  # readers' cached pages show the lock
     audit.record(moderator, "thread.locked", prompt, words)
     return lock
 
@@ -959,6 +960,7 @@ def unlock_thread(moderator: User, prompt: Prompt, reason: str | None) -> None:
         raise Conflict("This thread isn't locked.")
     db.session.delete(lock)
     db.session.flush()
+    touch_thread(prompt.id)
     audit.record(moderator, "thread.unlocked", prompt, words)
 
 

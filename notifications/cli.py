@@ -122,3 +122,30 @@ def status_command() -> None:
             # Stored values may hold control characters (that is often why they failed).
             label, error = clean_line(item.label), clean_line(item.error)
             click.echo(f"  {item.what} {item.id} ({label}): {error}")
+
+
+@notifications_cli.command("bounces")
+@click.argument("source", default="-", type=click.Path(allow_dash=True, exists=True))
+def bounces_command(source: str) -> None:
+    """Read delivery status notifications (RFC 3464) from stdin, a file or a folder of
+    files, and mark each address that failed permanently (5.x.x) bouncing."""
+    from pathlib import Path
+
+    from notifications.bounces import BounceReport, process_dsn
+
+    report = BounceReport()
+    if source == "-":
+        with click.open_file("-", "rb") as stdin:
+            report.add(process_dsn(stdin.read()))
+    else:
+        path = Path(source)
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            report.add(process_dsn(file.read_bytes()))
+    for address in report.bouncing:
+        click.echo(f"bouncing: {clean_line(address)}")
+    click.echo(
+        f"marked {len(report.bouncing)} address(es) bouncing; ignored "
+        f"{report.ignored_recipients} other recipient(s) and {report.not_dsn} message(s) "
+        "that were not delivery status notifications"
+    )

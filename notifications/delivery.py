@@ -338,6 +338,10 @@ def send_one(transport, mail: ClaimedMail, worker_id: str, report: DeliveryRepor
         error = describe_error(exc)
         if 500 <= exc.smtp_code < 600:
             mark_failed(mail.id, worker_id, error)
+            if isinstance(exc, smtplib.SMTPDataError):
+                # Refused after DATA: each message has one recipient, so the refusal is
+                # about that address (a 5xx at MAIL FROM or HELO is about us, not them).
+                mark_bouncing(mail.to_address, error)
             report.failed += 1
             return FAILED
         mark_temporary_failure(mail.id, worker_id, mail.attempts, error)

@@ -42,10 +42,17 @@ def thread_subscription_state(user: User | None, prompt: Prompt) -> Subscription
     """What ``user`` gets for this thread: its own row, else the module's, else none."""
     if user is None or not user.is_authenticated:
         return None
-    row = find_subscription(user.id, prompt_id=prompt.id)
-    if row is not None:
-        return SubscriptionState(row.mode)
-    module_row = find_subscription(user.id, module_id=prompt.module_id)
+    # The thread's row and the module's in one statement (the thread page's budget).
+    rows = db.session.execute(
+        select(Subscription.prompt_id, Subscription.mode).where(
+            Subscription.user_id == user.id,
+            (Subscription.prompt_id == prompt.id) | (Subscription.module_id == prompt.module_id),
+        )
+    ).all()
+    own = next((row for row in rows if row.prompt_id == prompt.id), None)
+    if own is not None:
+        return SubscriptionState(own.mode)
+    module_row = next((row for row in rows if row.prompt_id is None), None)
     if module_row is not None and module_row.mode != SubscriptionMode.MUTED:
         return SubscriptionState(module_row.mode, via_module=True)
     return SubscriptionState(NO_SUBSCRIPTION)

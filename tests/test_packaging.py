@@ -43,7 +43,7 @@ def _expected_wheel_entries() -> set[str]:
     expected = set()
     for package in CODE_PACKAGES:
         for path in _files_under(ROOT / package):
-            if path.suffix in {".py", ".toml", ".tsv"}:
+            if path.suffix in {".py", ".toml", ".tsv", ".txt"}:
                 expected.add(path.relative_to(ROOT).as_posix())
     for source, target in ASSET_FOLDERS.items():
         for path in _files_under(ROOT / source):

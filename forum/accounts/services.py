@@ -8,6 +8,8 @@ is written for the person.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_
@@ -121,13 +123,52 @@ def clean_display_name(raw: str | None) -> str:
     return name
 
 
-def check_password_rules(password: str | None) -> str:
-    """Return the password if its length is acceptable; raise AccountError if not."""
+COMMON_PASSWORD = (
+    "That password is one of the most common ones, and the first a guesser would try. "
+    "Please choose another: a few unrelated words work well."
+)
+PERSONAL_PASSWORD = (
+    "Please choose a password that doesn't contain your email address or your name."
+)
+# Parts of an address or a name shorter than this are too common to refuse inside a password.
+_PERSONAL_PART_MIN = 4
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most common passwords, lower-cased."""
+    text = (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def check_password_rules(
+    password: str | None, email: str | None = None, display_name: str | None = None
+) -> str:
+    """Return the password if it is acceptable; raise AccountError (a clear message) if not.
+
+    Acceptable: a length within bounds, not on the common-password list (case-insensitive),
+    and not containing the email address's local part or the person's display name.
+    """
     password = password or ""
     if len(password) < PASSWORD_MIN:
         raise AccountError(f"Please choose a password of at least {PASSWORD_MIN} characters.")
     if len(password) > PASSWORD_MAX:
         raise AccountError(f"A password can be at most {PASSWORD_MAX} characters.")
+    folded = password.casefold()
+    if folded in common_passwords() or folded.strip() in common_passwords():
+        raise AccountError(COMMON_PASSWORD)
+    personal = []
+    if email:
+        personal.append(email.rpartition("@")[0] if "@" in email else email)
+        personal.append(email)
+    if display_name:
+        personal.append(display_name)
+    for part in personal:
+        part = part.strip().casefold()
+        if len(part) >= _PERSONAL_PART_MIN and part in folded:
+            raise AccountError(PERSONAL_PASSWORD)
     return password
 
 
@@ -192,7 +233,7 @@ def request_signup(
     except AccountError as error:
         raise _on_field(error, "display_name") from error
     try:
-        check_password_rules(password)
+        check_password_rules(password, normalized, name)
     except AccountError as error:
         raise _on_field(error, "password") from error
     existing = get_user_by_email(normalized)
@@ -293,7 +334,7 @@ def end_session(user: User) -> None:
 
 def _set_password(user: User, new_password: str, field: str) -> None:
     try:
-        check_password_rules(new_password)
+        check_password_rules(new_password, user.email, user.display_name)
     except AccountError as error:
         raise _on_field(error, field) from error
     user.password_hash = hash_password(new_password)
@@ -355,6 +396,10 @@ def change_display_name(user: User, display_name: str) -> User:
     except AccountError as error:
         raise _on_field(error, "display_name") from error
     db.session.flush()
+    # Every thread page showing the name is cached under its data version: bump them.
+    from forum.threads.services import touch_threads_by_author
+
+    touch_threads_by_author(user.id)
     return user
 
 

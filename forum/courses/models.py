@@ -20,6 +20,9 @@ class Course(Model):
     intro: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Data version of the course's pages (its modules and prompts as imported): bumped by
+    # every import that changes anything in the course. Part of every cache key.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     modules: Mapped[list[Module]] = relationship(
         back_populates="course", order_by="Module.position"
@@ -59,5 +62,8 @@ class Prompt(Model):
     # Kept by atomic increments in threads.services, so concurrent posts never lose a count.
     post_count: Mapped[int] = mapped_column(default=0)
     last_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Data version of the thread: bumped in the same transaction by every change a reader
+    # of the thread could see (threads.services.touch_thread). Part of every cache key.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     module: Mapped[Module] = relationship(back_populates="prompts")

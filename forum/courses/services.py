@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import func, update
+from sqlalchemy.orm import contains_eager, selectinload
 
 from forum.courses.models import Course, Module, Prompt
 from forum.extensions import db
@@ -147,6 +148,11 @@ def import_course(data: dict[str, Any]) -> ImportReport:
         )
         for prompt_slug, prompt_values in prompt_rows:
             _upsert(Prompt, {"module_id": module.id, "slug": prompt_slug}, prompt_values, report)
+    if report.created or report.updated:
+        # Every cached page of the course (thread, module, course) carries this version.
+        db.session.execute(
+            update(Course).where(Course.id == course.id).values(version=Course.version + 1)
+        )
     return report
 
 
@@ -163,21 +169,75 @@ def find_prompt(course_slug: str, module_slug: str, prompt_slug: str) -> Prompt 
 
 def find_module(course_slug: str, module_slug: str) -> Module | None:
     """A module by its slugs, with its course, in one statement."""
-    return db.session.execute(
-        db.select(Module)
+    found = find_module_versioned(course_slug, module_slug)
+    return None if found is None else found[0]
+
+
+def find_module_versioned(course_slug: str, module_slug: str) -> tuple[Module, str] | None:
+    """A module with its course, and the data version of its page, in one statement.
+
+    The version is the course's (bumped by every import that changes it) and the sum of
+    its prompts' versions (each bumped by every change to its thread, so the sum only
+    grows); the module page shows nothing else.
+    """
+    prompts = (
+        db.select(
+            func.coalesce(func.sum(Prompt.version), 0) * 1_000_000 + func.count(Prompt.id)
+        )
+        .where(Prompt.module_id == Module.id)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        db.select(Module, prompts)
         .join(Module.course)
         .where(Course.slug == course_slug, Module.slug == module_slug)
         .options(contains_eager(Module.course))
-    ).scalar_one_or_none()
+    ).one_or_none()
+    if row is None:
+        return None
+    module, prompt_versions = row
+    return module, f"{_course_version(module.course)}:{module.id}.{prompt_versions}"
+
+
+def _course_version(course: Course) -> str:
+    # created_at: a database made afresh never shares cache entries with an older one.
+    return f"{course.id}.{course.created_at.timestamp()}.{course.version}"
+
+
+def course_page_version(course: Course) -> str:
+    """The data version of a course's page: only an import changes what it shows."""
+    return _course_version(course)
 
 
 def list_courses() -> list[Course]:
-    """All courses, by title."""
-    return list(db.session.execute(db.select(Course).order_by(Course.title)).scalars())
+    """All courses, by title, with their modules (ids only: the page counts them)."""
+    return list(
+        db.session.execute(
+            db.select(Course)
+            .order_by(Course.title)
+            .options(selectinload(Course.modules).load_only(Module.id, Module.course_id))
+        ).scalars()
+    )
 
 
 def get_course(slug: str) -> Course | None:
     return db.session.execute(db.select(Course).filter_by(slug=slug)).scalar_one_or_none()
+
+
+def load_course_page(course: Course) -> Course:
+    """Load what the course page shows, its modules and their prompts' ids, in three
+    statements whatever their number."""
+    db.session.execute(
+        db.select(Course)
+        .where(Course.id == course.id)
+        .options(
+            selectinload(Course.modules)
+            .selectinload(Module.prompts)
+            .load_only(Prompt.id, Prompt.module_id)
+        )
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return course
 
 
 def get_module(course: Course, slug: str) -> Module | None:

@@ -54,6 +54,14 @@ DEMO_ENTRIES: tuple[tuple[str, int, str, Urgency | None], ...] = (
         "who to tell.",
         None,
     ),
+    (
+        "nia@example.com",
+        2,
+        "Today's session stirred up something I can't put down. My chest is tight and I "
+        "can't stop going over what happened at work. I don't want to be alone with it "
+        "tonight.",
+        Urgency.NOW,
+    ),
 )
 CONCERN_NOTE = (
     "Their last few posts sound more and more worn down. I may be wrong, but could someone "

@@ -28,7 +28,9 @@ class Post(StoredMarkdown, Model):
     __table_args__ = (
         # One post per form: a double-clicked submit finds the post the first click made.
         UniqueConstraint("author_id", "idempotency_key"),
-        Index("ix_posts_prompt_id_created_at", "prompt_id", "created_at", "id"),
+        # A thread in reading order, covering the status filter: page boundaries and keyset
+        # seeks (threads.services.thread_page) read only this index.
+        Index("ix_posts_thread_order", "prompt_id", "created_at", "id", "status", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, load_only
 
+from forum import cache
 from forum.accounts.models import Role, User
 from forum.courses.models import Prompt
 from forum.database import utcnow
 from forum.extensions import db
-from forum.markup import render_markdown
+from forum.markup import RenderedMarkup, render_markdown
 from forum.service_errors import PermissionDenied, ServiceError
 from forum.signals import (
     Hold,
@@ -29,7 +32,7 @@ from forum.threads.models import Post, PostRevision, PostStatus
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Statuses everyone sees in a thread; deleted, removed and hidden posts show as a
-# placeholder (a hidden post's text only to its author and moderators: _post.html).
+# placeholder (a hidden post's text only to its author and moderators: threads/thread.html).
 PUBLIC_STATUSES = (PostStatus.VISIBLE, PostStatus.DELETED, PostStatus.REMOVED, PostStatus.HIDDEN)
 
 
@@ -78,9 +81,29 @@ def _clean_body(body: str | None) -> str:
     return text
 
 
+def touch_thread(prompt_id: int) -> None:
+    """Bump the thread's data version: cached pages of it are never served again.
+
+    Every change a reader of the thread could see calls this (or _adjust_thread_counts,
+    which bumps too), in the same transaction as the change.
+    """
+    db.session.execute(
+        update(Prompt).where(Prompt.id == prompt_id).values(version=Prompt.version + 1)
+    )
+
+
+def touch_threads_by_author(author_id: int) -> None:
+    """Bump every thread ``author_id`` wrote in (their name, shown by each post, changed)."""
+    db.session.execute(
+        update(Prompt)
+        .where(Prompt.id.in_(db.select(Post.prompt_id).where(Post.author_id == author_id)))
+        .values(version=Prompt.version + 1)
+    )
+
+
 def _adjust_thread_counts(prompt_id: int, delta: int, activity_at=None) -> None:
     # One atomic UPDATE: concurrent writers serialise on the row and no count is lost.
-    values = {"post_count": Prompt.post_count + delta}
+    values = {"post_count": Prompt.post_count + delta, "version": Prompt.version + 1}
     if activity_at is not None:
         values["last_post_at"] = case(
             (
@@ -90,6 +113,30 @@ def _adjust_thread_counts(prompt_id: int, delta: int, activity_at=None) -> None:
             else_=Prompt.last_post_at,
         )
     db.session.execute(update(Prompt).where(Prompt.id == prompt_id).values(**values))
+
+
+def prerender_body(body: str | None) -> None:
+    """Render and sanitise a submitted body before the request's first statement.
+
+    Called by a before_request hook (forum/threads/__init__.py) for the writing endpoints,
+    ahead of every hook that reads the database: on SQLite the first statement of a POST
+    takes the write lock (BEGIN IMMEDIATE), and Markdown plus the sanitiser must not run
+    while it is held. ``_render`` picks the result up; a body that isn't valid is left to
+    the service to refuse.
+    """
+    try:
+        text = _clean_body(body)
+    except PostError:
+        return
+    g.hearth_prerendered = render_markdown(text)
+
+
+def _render(text: str) -> RenderedMarkup:
+    if has_request_context():
+        done: RenderedMarkup | None = g.pop("hearth_prerendered", None)
+        if done is not None and done.source == text:
+            return done
+    return render_markdown(text)
 
 
 def find_post_by_idempotency_key(author: User, key: str) -> Post | None:
@@ -119,7 +166,7 @@ def create_post(
     if parent is not None and (parent.prompt_id != prompt.id or not parent.is_visible):
         raise PostError("The post you are replying to is no longer available.", field="body")
 
-    rendered = render_markdown(text)
+    rendered = _render(text)
     now = utcnow()
     post = Post(
         prompt_id=prompt.id,
@@ -154,6 +201,7 @@ def create_post(
     if holds:
         post.status = PostStatus.HELD
         db.session.flush()
+        touch_thread(post.prompt_id)
         return post, True
     _publish(post, author, now)
     return post, True
@@ -204,6 +252,7 @@ def change_post_status(
         _publish(post, actor, now)
     else:
         db.session.flush()
+        touch_thread(post.prompt_id)
     post_status_changed.send(
         sender(),
         post=post,
@@ -254,9 +303,10 @@ def edit_post(actor: User, post: Post, body: str) -> Post:
         created_at=utcnow(),
     )
     db.session.add(revision)
-    post.set_body(text)
+    post.store_rendered(_render(text))
     post.edited_at = utcnow()
     db.session.flush()
+    touch_thread(post.prompt_id)
     post_edited.send(sender(), post=post, revision=revision)
     return post
 
@@ -271,13 +321,19 @@ def get_post(post_id: int) -> Post | None:
     return db.session.get(Post, post_id)
 
 
-def _thread_filter(prompt: Prompt, viewer: User | None):
-    # Held posts stay visible to their own author (marked as waiting). A post readers
-    # never saw (held, then removed as spam) leaves no placeholder behind.
-    shown: ColumnElement[bool] = and_(
+def _public() -> ColumnElement[bool]:
+    # What every reader sees: visible posts, and placeholders for deleted, removed and
+    # hidden ones. A post readers never saw (held, then removed as spam) leaves no
+    # placeholder behind.
+    return and_(
         Post.status.in_(PUBLIC_STATUSES),
         or_(Post.status != PostStatus.REMOVED, Post.published_at.is_not(None)),
     )
+
+
+def _thread_filter(prompt: Prompt, viewer: User | None):
+    # Held posts stay visible to their own author (marked as waiting).
+    shown: ColumnElement[bool] = _public()
     if viewer is not None and viewer.is_authenticated:
         shown = or_(shown, Post.author_id == viewer.id)
         if viewer.has_role(Role.MODERATOR):
@@ -296,20 +352,107 @@ def can_view_post(viewer: User | None, post: Post) -> bool:
     return post.author_id == viewer.id or viewer.has_role(Role.MODERATOR)
 
 
+def _is_public(post: Post) -> bool:
+    return post.status in PUBLIC_STATUSES and (
+        post.status != PostStatus.REMOVED or post.published_at is not None
+    )
+
+
+# Page boundaries of threads, per (prompt id, data version, posts per page), kept in this
+# process (per app); the shared cache holds them for the other workers.
+_STARTS_MAX = 512
+
+
+def _course_epoch(prompt: Prompt) -> str | None:
+    # When the course row was made: a database made afresh never shares cache entries
+    # with an older one. None unless the course came with the prompt (find_prompt).
+    module = prompt.__dict__.get("module")
+    course = module.__dict__.get("course") if module is not None else None
+    return None if course is None else f"{course.id}.{course.created_at.timestamp()}"
+
+
+def page_starts(prompt: Prompt) -> tuple[list[tuple[datetime, int]], int]:
+    """(created_at, id) of the first post of each page, and the number of public posts.
+
+    Pages are cut by the public posts alone: every reader, signed in or not, finds a post
+    on the same ``?page=N``; a post only its author or a moderator sees is shown on the
+    page whose range it falls in. One statement (a window over the covering index
+    ix_posts_thread_order) per data version; pages themselves are then a keyset seek, so
+    the last page of a long thread costs what the first does.
+    """
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    key = (prompt.id, prompt.version, per_page)
+    known = current_app.extensions.setdefault("hearth_page_starts", {})
+    found = known.get(key)
+    if found is not None:
+        return found
+    epoch = _course_epoch(prompt)
+    cache_key = f"starts:{epoch}:{prompt.id}:{prompt.version}:{per_page}"
+    stored = cache.get(cache_key) if epoch else None
+    if stored is not None:
+        data = json.loads(stored)
+        starts = [(datetime.fromisoformat(at), int(pid)) for at, pid in data["starts"]]
+        total = int(data["total"])
+    else:
+        numbered = (
+            db.select(
+                Post.created_at,
+                Post.id,
+                func.row_number().over(order_by=(Post.created_at, Post.id)).label("n"),
+                func.count().over().label("total"),
+            )
+            .where(Post.prompt_id == prompt.id, _public())
+            .subquery()
+        )
+        rows = db.session.execute(
+            db.select(numbered.c.created_at, numbered.c.id, numbered.c.total)
+            .where((numbered.c.n - 1) % per_page == 0)
+            .order_by(numbered.c.created_at, numbered.c.id)
+        ).all()
+        starts = [(at, pid) for at, pid, _total in rows]
+        total = rows[0].total if rows else 0
+        data = {"starts": [(at.isoformat(), pid) for at, pid in starts], "total": total}
+        if epoch:
+            cache.put(cache_key, json.dumps(data).encode())
+    if len(known) >= _STARTS_MAX:
+        known.clear()
+    known[key] = (starts, total)
+    return starts, total
+
+
+def _at_or_after(start: tuple[datetime, int]) -> ColumnElement[bool]:
+    at, pid = start
+    return or_(Post.created_at > at, and_(Post.created_at == at, Post.id >= pid))
+
+
+def page_range(prompt: Prompt, page: int) -> tuple[ColumnElement[bool], int]:
+    """The keyset condition for ``page`` of the thread, and the number of pages."""
+    if page < 1:
+        raise ThreadPageNotFound(NO_SUCH_PAGE)
+    starts, _total = page_starts(prompt)
+    pages = max(1, len(starts))
+    if page > pages:
+        raise ThreadPageNotFound(NO_SUCH_PAGE)
+    conditions: list[ColumnElement[bool]] = [Post.prompt_id == prompt.id]
+    if page > 1:
+        conditions.append(_at_or_after(starts[page - 1]))
+    if page < pages:
+        conditions.append(~_at_or_after(starts[page]))
+    return and_(*conditions), pages
+
+
 def thread_page(prompt: Prompt, viewer: User | None, page: int) -> ThreadPage:
     """One page of a thread, oldest first, in a fixed number of statements.
 
     Authors and quoted parents come in the same statement as the posts, with only the
-    columns the page shows. Pages past the end raise PostError.
+    columns the page shows. Pages past the end raise ThreadPageNotFound.
     """
-    per_page = current_app.config["POSTS_PER_PAGE"]
-    if page < 1:
-        raise ThreadPageNotFound(NO_SUCH_PAGE)
+    in_page, pages = page_range(prompt, page)
     author_columns = load_only(User.id, User.display_name)
     parent = joinedload(Post.parent)
     query = (
         db.select(Post)
-        .where(_thread_filter(prompt, viewer))
+        .where(in_page, _thread_filter(prompt, viewer))
         .options(
             joinedload(Post.author).options(author_columns),
             parent.options(
@@ -319,28 +462,29 @@ def thread_page(prompt: Prompt, viewer: User | None, page: int) -> ThreadPage:
         )
         .order_by(Post.created_at, Post.id)
     )
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
-    pages = max(1, pagination.pages)
-    if page > pages:
-        raise ThreadPageNotFound(NO_SUCH_PAGE)
-    return ThreadPage(
-        posts=list(pagination.items), page=page, pages=pages, total=pagination.total or 0
-    )
+    posts = list(db.session.execute(query).unique().scalars())
+    # Public posts in the thread, and those on this page only this viewer may see.
+    total = page_starts(prompt)[1] + sum(1 for post in posts if not _is_public(post))
+    return ThreadPage(posts=posts, page=page, pages=pages, total=total)
 
 
-def page_of_post(post: Post, viewer: User | None) -> int:
-    """The thread page on which ``post`` appears for ``viewer``."""
+def page_of_post(post: Post, viewer: User | None = None) -> int:
+    """The thread page on which ``post`` appears (for every reader who can see it)."""
     per_page = current_app.config["POSTS_PER_PAGE"]
     before = db.session.execute(
         db.select(func.count(Post.id)).where(
-            _thread_filter(post.prompt, viewer),
+            Post.prompt_id == post.prompt_id,
+            _public(),
             or_(
                 Post.created_at < post.created_at,
                 and_(Post.created_at == post.created_at, Post.id < post.id),
             ),
         )
     ).scalar_one()
-    return before // per_page + 1
+    if _is_public(post):
+        return before // per_page + 1
+    # Not public: shown after the public post before it, on that post's page.
+    return max(1, -(-before // per_page))
 
 
 def posting_blocked_reason(user: User) -> str | None:

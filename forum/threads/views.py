@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from forum import cache
 from forum.courses.services import SLUG_RE, find_prompt
 from forum.errors import reshow_form_on_error
 from forum.extensions import limiter
@@ -107,8 +108,22 @@ def thread(course_slug: str, module_slug: str, prompt_slug: str):
     raw_page = request.args.get("page", "1")
     if not PAGE_RE.fullmatch(raw_page):
         abort(404, services.NO_SUCH_PAGE)
-    page = services.thread_page(prompt, current_user, int(raw_page))
+    number = int(raw_page)
+    # Anonymous readers share one rendered page per data version; only the canonical
+    # address of a page is cached (its "Log in" link carries the address).
+    canonical = b"" if number == 1 else f"page={number}".encode()
+    if request.query_string == canonical and cache.anonymous_cacheable():
+        course = prompt.module.course
+        key = (
+            f"thread:{course.id}.{course.created_at.timestamp()}.{course.version}:"
+            f"{prompt.id}.{prompt.version}:{number}"
+        )
+        return cache.cached_page(key, lambda: _render_thread(prompt, number))
+    return _render_thread(prompt, number)
 
+
+def _render_thread(prompt, number: int) -> str:
+    page = services.thread_page(prompt, current_user, number)
     form = None
     blocked = None
     if current_user.is_authenticated:
@@ -117,6 +132,8 @@ def thread(course_slug: str, module_slug: str, prompt_slug: str):
             form = PostForm(formdata=None)
             form.ensure_key()
     own_posts = {p.id for p in page.posts if services.can_change_post(current_user, p)}
+    # Per-post links are built from these prefixes, not one url_for per link.
+    post_url = url_for("threads.permalink", post_id=1)[:-1]
     return render_template(
         "threads/thread.html",
         prompt=prompt,
@@ -126,6 +143,7 @@ def thread(course_slug: str, module_slug: str, prompt_slug: str):
         form=form,
         blocked=blocked,
         own_posts=own_posts,
+        post_url=post_url,
         PostStatus=PostStatus,
         max_chars=current_app.config["POST_MAX_CHARS"],
         thread_args=_thread_args(prompt),

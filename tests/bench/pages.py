@@ -264,8 +264,15 @@ def log_in(port: int, email: str, password: str) -> dict[str, str]:
         )
     form = {"csrf_token": token, "email": email, "password": password, "next": ""}
     reply = fetch(port, "POST", "/account/login", _cookie_header(jar), form)
-    if reply.status not in (302, 303) or "session" not in reply.cookies:
-        raise RuntimeError(f"logging in as {email} failed: status {reply.status}")
+    # The session cookie's name depends on the configuration (in production it carries the
+    # __Host- prefix): a successful login is a redirect that sets a new session cookie.
+    if reply.status not in (302, 303) or not any(
+        jar.get(name) != value for name, value in reply.cookies.items()
+    ):
+        raise RuntimeError(
+            f"logging in as {email} failed: status {reply.status}, "
+            f"cookies set: {sorted(reply.cookies)}"
+        )
     jar.update(reply.cookies)
     return jar
 
@@ -503,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which(args.wrk):
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
+    # A plain `kill` must still stop the servers and drop the scratch database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(tempfile.mkdtemp(prefix="hearth-bench-pages-"))
     scratch = None
     try:
@@ -800,7 +809,13 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu": model, "python": sys.version.split()[0]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": sys.version.split()[0],
+        # Other work on a shared machine shows here; the ratios are measured side by side.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _last_vs_first(results: list[Measured]) -> dict[str, float] | None:
@@ -826,7 +841,8 @@ def _print_table(results: list[Measured], memory, skipped, args, backend: str) -
     print(
         f"{backend}; {machine['nproc']} CPUs ({machine['cpu']}); gunicorn {args.workers} "
         f"sync workers; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "
-        f"{POSTS_PER_PAGE} posts per page"
+        f"{POSTS_PER_PAGE} posts per page; load average at the end "
+        f"{machine['load_average'][0]:.1f}"
     )
     with_db = any(r.db_cpu_ms_per_request is not None for r in results)
     header = (

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from forum.cache import PREFIX as PAGE_CACHE_PREFIX
 from forum.courses.services import import_course
 from forum.extensions import db
 from tests.conftest import TEST_PASSWORD
@@ -33,12 +34,20 @@ def private_redis():
         server.stop()
 
 
-def _limit_keys(redis_server) -> list[bytes]:
+def _keys(redis_server, pattern: str) -> list[bytes]:
     client = redis_server.client()
     try:
-        return client.keys("LIMITS:*")
+        return client.keys(pattern)
     finally:
         client.close()
+
+
+def _limit_keys(redis_server) -> list[bytes]:
+    return _keys(redis_server, "LIMITS:*")
+
+
+def _cache_keys(redis_server) -> list[bytes]:
+    return _keys(redis_server, PAGE_CACHE_PREFIX + "*")
 
 
 @pytest.mark.slow
@@ -52,6 +61,7 @@ def test_redis_down_pages_still_serve_and_limits_return_with_it(
     env = production_env(
         database_url,
         HEARTH_RATELIMIT_STORAGE_URI=private_redis.url,
+        HEARTH_CACHE_URL=private_redis.url,  # the page cache, for anonymous readers
         # The test logs in a few dozen times in a minute; the limits are still counted.
         HEARTH_LOGIN_RATE_LIMIT="1000 per minute",
         HEARTH_LOGIN_ACCOUNT_RATE_LIMIT="1000 per minute",
@@ -64,12 +74,15 @@ def test_redis_down_pages_still_serve_and_limits_return_with_it(
         csrf_token, _ = person.post_form(THREAD)
         assert person.post(THREAD, "With Redis up.", csrf_token).status == 303
         assert _limit_keys(private_redis), "limits should be counted in Redis"
+        anonymous = server.browser()
+        assert anonymous.get(THREAD).status == 200
+        assert _cache_keys(private_redis), "the page should be cached in Redis"
 
         private_redis.stop()  # killed: connections refused from now on
         down = []
         for n in range(4):  # enough to reach both workers
             stranger = server.browser()
-            page = stranger.get(THREAD)
+            page = stranger.get(THREAD)  # anonymous: through the page cache
             wrong = stranger.login(user.email, "not the password")
             right = server.browser().login(user.email, TEST_PASSWORD)
             posted = person.post(THREAD, f"With Redis down, {n}.", csrf_token)
@@ -89,19 +102,22 @@ def test_redis_down_pages_still_serve_and_limits_return_with_it(
         assert max(seconds for _, _, seconds in down) < ANSWER_WITHIN, down
 
         private_redis.start()  # the same port, empty
-        assert _limit_keys(private_redis) == []
+        assert _limit_keys(private_redis) == _cache_keys(private_redis) == []
 
         def counted_in_redis():
-            # Flask-Limiter looks for its storage again with a growing back-off (2^n s).
-            attempt = server.browser().login(user.email, "not the password")
+            # Flask-Limiter looks for its storage again with a growing back-off (2^n s);
+            # the page cache rests a few seconds after an error.
+            stranger = server.browser()
+            assert stranger.get(THREAD).status == 200
+            attempt = stranger.login(user.email, "not the password")
             assert attempt.status == 422, attempt.status
-            return _limit_keys(private_redis)
+            return _limit_keys(private_redis) and _cache_keys(private_redis)
 
         started = time.monotonic()
         keys = wait_until(counted_in_redis, timeout=45, interval=0.5)
         back_after = time.monotonic() - started
     stderr = server.stderr.decode(errors="replace")
 
-    assert keys, f"limits were not counted in Redis again within 45 s\n{stderr[-2000:]}"
+    assert keys, f"Redis was not used again within 45 s\n{stderr[-2000:]}"
     assert " 500 " not in stderr and "Internal Server Error" not in stderr
-    print(f"limits counted in Redis again after {back_after:.1f} s")
+    print(f"limits and page cache in Redis again after {back_after:.1f} s")

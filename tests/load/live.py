@@ -15,6 +15,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from html import unescape
@@ -73,7 +74,10 @@ class Gunicorn:
 
     def __init__(self, env: dict[str, str], workers: int = 2, timeout: int = 60):
         self.port = free_port()
-        self.env = env
+        # An instance folder of its own (the page cache's SQLite file lives there), never
+        # the checkout's instance/ that a developer's `make run` uses.
+        self._instance = tempfile.TemporaryDirectory(prefix="hearth-instance-")
+        self.env = {"HEARTH_INSTANCE_PATH": self._instance.name, **env}
         self.workers = workers
         self.timeout = timeout
         self.process: subprocess.Popen | None = None
@@ -103,6 +107,7 @@ class Gunicorn:
             _, stderr = self.process.communicate(timeout=10)
         self.stderr = stderr or b""
         self.process = None
+        self._instance.cleanup()
 
     def browser(self) -> Browser:
         return Browser(self.port)

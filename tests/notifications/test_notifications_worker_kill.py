@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from forum.extensions import db
 from notifications.models import OutboxMessage
@@ -141,6 +141,82 @@ def test_sigterm_finishes_the_message_in_flight_and_hands_back_the_rest(
     work(app)
     received = Counter(r.message_id for r in smtp_sink.received)
     assert len(received) == 300 and set(received.values()) == {1}
+
+
+@pytest.mark.slow
+def test_two_workers_one_sigkilled_mid_batch_the_other_finishes_its_claim(
+    app, database_url, course, people, smtp_sink
+):
+    """As deployed (as many workers as you like): two real workers share 1,000 messages;
+    one dies mid-batch, the other takes its claim over when the lease runs out. Every
+    message arrives, at most the one in flight twice, and both did part of the work."""
+    with app.app_context():
+        readers = add_users(COUNT)
+        subscribe(readers, prompt_id=course.prompt_id)
+        db.session.commit()
+        post_as(people["author"].id, course.prompt_id, "Two workers, one thread.")
+        assert fan_out_due() == COUNT
+    expected_ids = {r.message_id for r in outbox(app)}
+
+    smtp_sink.handler.delay = 0.002
+    env = _worker_env(database_url, smtp_sink.port)
+    workers = [
+        subprocess.Popen(
+            [FLASK, "notifications", "worker", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    doomed, survivor = workers
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp_sink.received) < 300 and time.monotonic() < deadline:
+            assert doomed.poll() is None and survivor.poll() is None
+            time.sleep(0.01)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+        at_kill = len(smtp_sink.received)
+        assert at_kill < COUNT, "the workers finished before one could be killed"
+        with app.app_context():
+            held = db.session.execute(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by.like(f"%:{doomed.pid}:%"),
+                )
+            ).scalar_one()
+        assert 1 <= held <= 50, held  # it died holding (part of) one batch
+        # The survivor goes on alone, and after the lease, with the dead one's claim too.
+        while time.monotonic() < deadline:
+            with app.app_context():
+                left = db.session.execute(
+                    select(func.count(OutboxMessage.id)).where(OutboxMessage.status != "sent")
+                ).scalar_one()
+            if left == 0:
+                break
+            assert survivor.poll() is None, survivor.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+        survivor.send_signal(signal.SIGTERM)
+        assert survivor.wait(timeout=15) == 0
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=10)
+            worker.stderr.close()
+
+    received = Counter(r.message_id for r in smtp_sink.received)
+    assert set(received) == expected_ids  # every message arrived
+    repeats = [mid for mid, n in received.items() if n > 1]
+    assert len(repeats) <= 1 and all(received[m] == 2 for m in repeats)
+    with app.app_context():
+        final = Counter(db.session.execute(select(OutboxMessage.status)).scalars())
+        senders = Counter(db.session.execute(select(OutboxMessage.claimed_by)).scalars())
+    assert final == {"sent": COUNT}
+    pids = {str(sender).split(":")[1] for sender in senders}
+    assert pids == {str(doomed.pid), str(survivor.pid)}, senders  # both did part of it
 
 
 def test_two_workers_never_claim_the_same_message(app, course, people, database_url):

@@ -22,6 +22,9 @@ import subprocess
 import time
 import tomllib
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -257,7 +260,7 @@ def test_login_page_and_secure_session_cookie():
     page = client.get("/account/login")
     assert page.status == 200
     assert 'name="csrf_token"' in page.text
-    session = [c for c in page.all("Set-Cookie") if c.startswith("session=")]
+    session = [c for c in page.all("Set-Cookie") if c.startswith("__Host-hearth_session=")]
     assert session, "the login page starts a session for its CSRF token"
     flags = [part.strip().lower() for part in session[0].split(";")]
     assert "secure" in flags
@@ -310,7 +313,7 @@ def test_the_client_address_comes_from_x_forwarded_for():
     answer = client.request("POST", "/account/login", form=fields, headers=spoofed)
     assert answer.status == 422
     try:
-        keys = [key.decode() for key in store.scan_iter(match=f"{prefix}*", count=1000)]
+        keys = [key.decode() for key in store.scan_iter(match=f"*/{prefix}/*", count=1000)]
     finally:
         store.close()
     assert any("127.0.0.3" in key for key in keys), f"no limit counted for 127.0.0.3: {keys}"
@@ -381,6 +384,26 @@ def test_the_workers_are_alive_and_empty_the_outbox(posted):
     assert status["messages"].get("failed", 0) == 0, output
     assert "failed (latest" not in output, output
     assert status["events"].get("done", 0) >= 1, f"no event was processed:\n{output}"
-    # The post's event became mail to the thread's subscribers, written by a worker.
     assert status["messages"].get("sent", 0) >= 1, output
-    assert any((STATE / "mail").glob("*.eml")), "the workers wrote the mail they sent"
+    # The post became mail to the thread's subscribers, written by a worker (the shape's
+    # transport is a folder), with RFC 8058 one-click unsubscribe on the public address.
+    mail = [m for m in sent_mail() if posted["text"] in plain_text(m)]
+    assert mail, f"no message in {STATE / 'mail'} carries the post"
+    assert mail[0]["List-Unsubscribe"].startswith(f"<{SMOKE_URL}/u/")
+    assert mail[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def sent_mail() -> list[EmailMessage]:
+    parser = BytesParser(policy=default_policy)
+    messages = []
+    for path in sorted((STATE / "mail").glob("*.eml")):
+        with path.open("rb") as f:
+            message = parser.parse(f)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def plain_text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return body.get_content() if isinstance(body, EmailMessage) else ""
