@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 # Links in emails are built from this; it follows HOST and PORT unless set.
 HEARTH_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test setup lint format bench bench-pages clean-db
+.PHONY: run test setup lint format bench bench-pages screenshots clean-db
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Hearth needs Python 3.11 or newer (set PYTHON=python3.12, say).")'
@@ -56,6 +56,10 @@ bench: $(VENV)/.installed
 ## Pages at scale: gunicorn + wrk against a bare Flask ceiling (BENCH_PAGES_ARGS="--help").
 bench-pages: $(VENV)/.installed
 	$(BIN)/python -m tests.bench.pages $(BENCH_PAGES_ARGS)
+
+## The README's screenshots, from the demo data in a throwaway instance (needs chromium).
+screenshots: $(VENV)/.installed
+	$(BIN)/python scripts/screenshots.py
 
 clean-db:
 	rm -f instance/hearth.sqlite3 instance/hearth.sqlite3-wal instance/hearth.sqlite3-shm

@@ -13,7 +13,7 @@
 #   HEARTH_SHAPE_DIR   state folder (default /var/tmp/hearth-shape)
 #   HEARTH_SHAPE_DB    PostgreSQL database and role (default hearth_shape)
 #   PYTHON             the Python that makes the venv (default python3, 3.11 or newer)
-set -euo pipefail
+set -Eeuo pipefail
 trap 'echo "production-shape.sh: failed (line $LINENO); logs in ${LOG:-the state folder}" >&2' ERR
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,50 +37,57 @@ LOG="$STATE/log"
 NGINX_DIR="$STATE/nginx"
 ENV_FILE="$STATE/hearth.env"
 
-say() { printf '== %s\n' "$*"; }
+say() { printf '== [%3ss] %s\n' "$SECONDS" "$*"; }
 psql_admin() { psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -q -X "$@"; }
 
 # --- processes ------------------------------------------------------------------------
 
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a live process that this script started: its command line mentions the
+# state folder (a stale file's pid may belong to something else by now). Redis is the
+# exception: its pid file exists only when this script started it.
+alive() {
+    local pid
+    [ -s "$1" ] || return 1
+    pid="$(cat "$1")"
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(basename "$1")" = redis.pid ] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STATE"
+}
 
-# Stop the process whose id is in pid file $1: TERM, then KILL after $2 seconds.
-stop_pidfile() {
-    local pidfile="$1" grace="${2:-20}" pid
-    [ -s "$pidfile" ] || { rm -f "$pidfile"; return 0; }
-    pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 $((grace * 10))); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "   $(basename "$pidfile" .pid) ($pid) did not stop in ${grace}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
+# Stop the processes whose ids are in the pid files given: TERM to all at once (gunicorn
+# and the workers finish what they are doing), then KILL whatever is left after $GRACE s.
+stop_pidfiles() {
+    local pidfile pid pids=() waited=0
+    for pidfile in "$@"; do
+        if alive "$pidfile"; then
+            pid="$(cat "$pidfile")"
+            say "stopping $(basename "$pidfile" .pid) ($pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
         fi
-    fi
-    rm -f "$pidfile"
+    done
+    while [ "${#pids[@]}" -gt 0 ] && [ "$waited" -lt $((${GRACE:-60} * 10)) ]; do
+        local left=()
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+        pids=("${left[@]+"${left[@]}"}")
+        [ "${#pids[@]}" -gt 0 ] || break
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    for pid in "${pids[@]+"${pids[@]}"}"; do
+        echo "   $pid did not stop in ${GRACE:-60}s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -f "$@"
 }
 
 stop_processes() {
     [ -d "$RUN" ] || return 0
-    if alive "$RUN/nginx.pid"; then
-        say "stopping nginx"
-        stop_pidfile "$RUN/nginx.pid" 10
-    fi
-    for port in "${WEB_PORTS[@]}"; do
-        if alive "$RUN/web-$port.pid"; then
-            say "stopping web 127.0.0.1:$port"
-        fi
-        stop_pidfile "$RUN/web-$port.pid" 35
-    done
-    for n in "${WORKERS[@]}"; do
-        if alive "$RUN/worker-$n.pid"; then
-            say "stopping worker $n"
-        fi
-        stop_pidfile "$RUN/worker-$n.pid" 60
-    done
+    # nginx first, so no new request reaches a backend that is stopping.
+    stop_pidfiles "$RUN/nginx.pid"
+    local files=()
+    for port in "${WEB_PORTS[@]}"; do files+=("$RUN/web-$port.pid"); done
+    for n in "${WORKERS[@]}"; do files+=("$RUN/worker-$n.pid"); done
+    stop_pidfiles "${files[@]}"
 }
 
 # --- packages and services ------------------------------------------------------------
@@ -191,7 +198,7 @@ install_app() {
     if [ ! -x "$VENV/bin/python" ]; then
         say "creating $VENV"
         "$PYTHON" -m venv "$VENV"
-        pip_install --upgrade pip
+        pip_cmd install --upgrade pip
     fi
     # A snapshot of the working tree (tracked and new files, not ignored ones), so the
     # build writes nothing into the repository and picks up uncommitted changes.
@@ -201,15 +208,22 @@ install_app() {
     (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
         | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
         | tar --null -T - -cf -) | tar -xf - -C "$STATE/src"
-    pip_install "$STATE/src"
-    # pip skips a package whose version is already installed; this run's code must win.
-    pip_install --no-deps --force-reinstall "$STATE/src"
+    # One wheel, as `pip wheel --no-deps .` makes for a release; then its dependencies, and
+    # the wheel itself again even when its version is installed: this run's code must win.
+    rm -rf "$STATE/wheel"
+    # The build backend lives in the venv (pyproject.toml asks for setuptools>=77), so a
+    # rebuild needs no throwaway build environment.
+    "$VENV/bin/python" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' \
+        2>/dev/null || pip_cmd install "setuptools>=77"
+    pip_cmd wheel --no-build-isolation --no-deps --wheel-dir "$STATE/wheel" "$STATE/src"
+    pip_cmd install "$STATE"/wheel/hearth-*.whl
+    pip_cmd install --no-deps --force-reinstall "$STATE"/wheel/hearth-*.whl
 }
 
-pip_install() {
+pip_cmd() {
     # Quiet, but for errors (and without the noise of index folders that don't exist).
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
-        2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+    "$VENV/bin/python" -m pip "$1" --quiet --disable-pip-version-check "${@:2}" \
+        2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2 || true)
 }
 
 # Every flask command runs in the state folder, as the units do in /srv/hearth: never in
@@ -233,14 +247,15 @@ start_web() {
         say "starting web 127.0.0.1:$port (gunicorn)"
         (cd "$STATE" && "$VENV/bin/gunicorn" --workers 2 --bind "127.0.0.1:$port" \
             --access-logfile "$LOG/web-$port.access.log" --error-logfile "$LOG/web-$port.log" \
-            --graceful-timeout 30 --pid "$RUN/web-$port.pid" --daemon 'forum:create_app()')
+            --graceful-timeout 30 --control-socket "$RUN/web-$port.ctl" \
+            --pid "$RUN/web-$port.pid" --daemon 'forum:create_app()')
     done
     for port in "${WEB_PORTS[@]}"; do
         for _ in $(seq 1 100); do
             curl -fsS -o /dev/null "http://127.0.0.1:$port/static/hearth.css" 2>/dev/null && break
             sleep 0.2
         done
-        if ! curl -fsS -o /dev/null "http://127.0.0.1:$port/"; then
+        if ! alive "$RUN/web-$port.pid" || ! curl -fsS -o /dev/null "http://127.0.0.1:$port/"; then
             echo "web 127.0.0.1:$port did not answer; its log:" >&2
             tail -n 40 "$LOG/web-$port.log" >&2 || true
             exit 1
@@ -376,7 +391,7 @@ down() {
     stop_processes
     if [ -f "$RUN/redis.pid" ]; then
         say "stopping the Redis this script started"
-        stop_pidfile "$RUN/redis.pid" 10
+        stop_pidfiles "$RUN/redis.pid"
     elif redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         # Only this shape's keys in DB 1: its rate limits and its page cache.
         for pattern in "*/${REDIS_PREFIX}/*" "hearth:page:*"; do
@@ -386,7 +401,7 @@ down() {
     fi
     say "removing the nginx site and the shape's settings"
     rm -rf "$NGINX_DIR" "$STATE/static" "$ENV_FILE" "$STATE/bin" "$STATE/instance" \
-        "$STATE/mail" "$STATE/src" "$STATE/secret_key" "$STATE/db_password" "$RUN"
+        "$STATE/mail" "$STATE/src" "$STATE/wheel" "$STATE/secret_key" "$STATE/db_password" "$RUN"
     drop_database
     echo "Stopped. The virtualenv stays in $VENV for next time ('purge' deletes it)."
 }

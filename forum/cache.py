@@ -18,6 +18,7 @@ cache that is down slows pages, it never breaks one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -173,7 +174,7 @@ class RedisStore:
             return None
         try:
             return self._client.get(PREFIX + key)  # type: ignore[return-value]
-        except Exception as error:  # noqa: BLE001 (any Redis failure is a miss)
+        except Exception as error:
             self._failed(error)
             return None
 
@@ -182,22 +183,24 @@ class RedisStore:
             return
         try:
             self._client.set(PREFIX + key, value, ex=ttl)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._failed(error)
 
     def clear(self) -> None:
         try:
             for key in self._client.scan_iter(match=PREFIX + "*", count=500):
                 self._client.delete(key)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._failed(error)
 
 
 def make_store(app: Flask) -> Store:
     url = app.config.get("CACHE_URL")
     if not url:
-        url = "memory://" if app.config.get("TESTING") else "sqlite:///" + os.path.join(
-            app.instance_path, "page-cache.sqlite3"
+        url = (
+            "memory://"
+            if app.config.get("TESTING")
+            else "sqlite:///" + os.path.join(app.instance_path, "page-cache.sqlite3")
         )
     url = str(url)
     if url == "none":
@@ -256,8 +259,8 @@ def render_epoch() -> str:
     epoch = app.extensions.get("hearth_render_epoch")
     if epoch is None:
         digest = hashlib.blake2b(digest_size=8)
-        folders = [app.jinja_loader.searchpath] if hasattr(app.jinja_loader, "searchpath") else []
-        for folder in [p for group in folders for p in group]:
+        folders = getattr(app.jinja_loader, "searchpath", None) or []
+        for folder in folders:
             for path in sorted(Path(folder).rglob("*.html")):
                 stat = path.stat()
                 digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}".encode())
@@ -270,7 +273,9 @@ def render_epoch() -> str:
             "FACILITATOR_CONTACT",
         ):
             digest.update(repr(app.config.get(name)).encode())
-        digest.update(repr(sorted(app.extensions.get("hearth_template_hooks", {}).items())).encode())
+        digest.update(
+            repr(sorted(app.extensions.get("hearth_template_hooks", {}).items())).encode()
+        )
         digest.update(repr(sorted(app.blueprints)).encode())
         epoch = app.extensions["hearth_render_epoch"] = digest.hexdigest()
     return epoch
@@ -281,14 +286,23 @@ def defer_times() -> bool:
     return bool(g.get("hearth_defer_ago"))
 
 
-def _fill_times(text: str) -> str:
+_parse_time = functools.lru_cache(maxsize=8192)(datetime.fromisoformat)
+
+
+def fill_times(text: str) -> str:
+    """Put the words ("3 minutes ago") in place of the marks a deferred rendering left."""
     from forum.templating import humanize_time
 
     if AGO_MARK not in text:
         return text
+    said: dict[str, str] = {}
 
     def _one(match: re.Match[str]) -> str:
-        return humanize_time(datetime.fromisoformat(match.group(1)))
+        stamp = match.group(1)
+        words = said.get(stamp)
+        if words is None:
+            words = said[stamp] = humanize_time(_parse_time(stamp))
+        return words
 
     return _AGO_RE.sub(_one, text)
 
@@ -307,9 +321,9 @@ def cached_page(key: str, render: Callable[[], str]) -> Response:
         raw = html.encode()
         put(full_key, raw)
         g.hearth_cache_filled = True
-    body = _fill_times(raw.decode())
+    body = fill_times(raw.decode())
     response = make_response(body)
     response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Hearth-Cache"] = "miss" if g.get("hearth_cache_filled") else "hit"
-    return response.make_conditional(request)
+    return response.make_conditional(request)  # type: ignore[return-value]

@@ -10,6 +10,8 @@ changes nothing the second time.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select, update
@@ -20,9 +22,9 @@ from forum.markup import SANITIZER_VERSION, StoredMarkdown, render_markdown
 content_cli = AppGroup("content", help="Stored content: re-render it with today's sanitiser.")
 
 
-def stored_markdown_models() -> list[type]:
+def stored_markdown_models() -> list[Any]:
     """Every mapped model class using the StoredMarkdown mixin, in a stable order."""
-    found: list[type] = []
+    found: list[Any] = []
     pending = list(StoredMarkdown.__subclasses__())
     while pending:
         cls = pending.pop()
@@ -32,7 +34,7 @@ def stored_markdown_models() -> list[type]:
     return sorted(found, key=lambda cls: cls.__table__.name)
 
 
-def resanitize_model(model: type, batch_size: int = 500) -> tuple[int, int]:
+def resanitize_model(model: Any, batch_size: int = 500) -> tuple[int, int]:
     """Re-render ``model``'s stale rows, committing each batch; returns (stale, changed)."""
     stale_rows = or_(
         model.sanitizer_version != SANITIZER_VERSION, model.sanitizer_version.is_(None)
@@ -69,7 +71,5 @@ def resanitize_command(batch_size: int) -> None:
     for model in stored_markdown_models():
         stale, changed = resanitize_model(model, batch_size)
         total += stale
-        click.echo(
-            f"{model.__table__.name}: re-sanitised {stale} row(s), {changed} with new HTML"
-        )
+        click.echo(f"{model.__table__.name}: re-sanitised {stale} row(s), {changed} with new HTML")
     click.echo(f"done: {total} row(s) now at sanitiser version {SANITIZER_VERSION}")

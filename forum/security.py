@@ -1,6 +1,6 @@
 """Response headers that every page gets."""
 
-from flask import Flask
+from flask import Flask, abort, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -9,6 +9,14 @@ CONTENT_SECURITY_POLICY = (
 
 
 def init_security_headers(app: Flask) -> None:
+    @app.before_request
+    def _refuse_oversized_bodies():
+        # Werkzeug refuses a too-large body only when a view reads it; a route that
+        # redirects or 404s first would otherwise accept the upload. Refuse it up front.
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and (request.content_length or 0) > limit:
+            abort(413)
+
     @app.after_request
     def _set_headers(response):
         headers = response.headers

@@ -62,7 +62,8 @@ def failed_recipients(message: Message) -> tuple[list[tuple[str, str]], int] | N
     not permanent failures; None when ``message`` is not a delivery status notification."""
     if message.get_content_type() != "multipart/report":
         return None
-    if (message.get_param("report-type") or "").lower() != "delivery-status":
+    report_type = message.get_param("report-type")
+    if not isinstance(report_type, str) or report_type.lower() != "delivery-status":
         return None
     failed: list[tuple[str, str]] = []
     ignored = 0

@@ -124,12 +124,10 @@ def clean_display_name(raw: str | None) -> str:
 
 
 COMMON_PASSWORD = (
-    "That password is one of the most common ones, and the first a guesser would try. "
+    "That password is one of the most common ones, and the first a guesser would try. "  # noqa: S105
     "Please choose another: a few unrelated words work well."
 )
-PERSONAL_PASSWORD = (
-    "Please choose a password that doesn't contain your email address or your name."
-)
+PERSONAL_PASSWORD = "Please choose a password that doesn't contain your email address or your name."  # noqa: S105
 # Parts of an address or a name shorter than this are too common to refuse inside a password.
 _PERSONAL_PART_MIN = 4
 

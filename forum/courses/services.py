@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
 from forum.courses.models import Course, Module, Prompt
@@ -167,46 +167,104 @@ def find_prompt(course_slug: str, module_slug: str, prompt_slug: str) -> Prompt 
     ).scalar_one_or_none()
 
 
+_THREAD_VERSION = (
+    select(
+        Course.id,
+        Course.created_at,
+        Course.version,
+        Prompt.id,
+        Prompt.version,
+    )
+    .select_from(Prompt)
+    .join(Module, Prompt.module_id == Module.id)
+    .join(Course, Module.course_id == Course.id)
+    .where(
+        Course.slug == bindparam("course_slug"),
+        Module.slug == bindparam("module_slug"),
+        Prompt.slug == bindparam("prompt_slug"),
+    )
+)
+
+
+def thread_version(course_slug: str, module_slug: str, prompt_slug: str) -> str | None:
+    """The data version of a thread's pages (None: no such thread), in one light statement.
+
+    The course's version (bumped by every import that changes it: titles, prompt text)
+    and the prompt's (bumped by every change to its thread). No ORM objects: a reader
+    served from the cache costs this statement and nothing else.
+    """
+    row = (
+        db.session.connection()
+        .execute(
+            _THREAD_VERSION,
+            {"course_slug": course_slug, "module_slug": module_slug, "prompt_slug": prompt_slug},
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    course_id, created_at, course_version, prompt_id, prompt_version = row
+    # created_at: a database made afresh never shares cache entries with an older one.
+    stamp = created_at.timestamp()
+    return f"{course_id}.{stamp}.{course_version}:{prompt_id}.{prompt_version}"
+
+
 def find_module(course_slug: str, module_slug: str) -> Module | None:
     """A module by its slugs, with its course, in one statement."""
-    found = find_module_versioned(course_slug, module_slug)
-    return None if found is None else found[0]
-
-
-def find_module_versioned(course_slug: str, module_slug: str) -> tuple[Module, str] | None:
-    """A module with its course, and the data version of its page, in one statement.
-
-    The version is the course's (bumped by every import that changes it) and the sum of
-    its prompts' versions (each bumped by every change to its thread, so the sum only
-    grows); the module page shows nothing else.
-    """
-    prompts = (
-        db.select(
-            func.coalesce(func.sum(Prompt.version), 0) * 1_000_000 + func.count(Prompt.id)
-        )
-        .where(Prompt.module_id == Module.id)
-        .scalar_subquery()
-    )
-    row = db.session.execute(
-        db.select(Module, prompts)
+    return db.session.execute(
+        db.select(Module)
         .join(Module.course)
         .where(Course.slug == course_slug, Module.slug == module_slug)
         .options(contains_eager(Module.course))
-    ).one_or_none()
+    ).scalar_one_or_none()
+
+
+_MODULE_VERSION = (
+    select(
+        Course.id,
+        Course.created_at,
+        Course.version,
+        Module.id,
+        select(func.coalesce(func.sum(Prompt.version), 0))
+        .where(Prompt.module_id == Module.id)
+        .scalar_subquery(),
+    )
+    .select_from(Module)
+    .join(Course, Module.course_id == Course.id)
+    .where(Course.slug == bindparam("course_slug"), Module.slug == bindparam("module_slug"))
+)
+
+_COURSE_VERSION = select(Course.id, Course.created_at, Course.version).where(
+    Course.slug == bindparam("course_slug")
+)
+
+
+def module_version(course_slug: str, module_slug: str) -> str | None:
+    """The data version of a module's page (None: no such module), in one light statement.
+
+    The course's version (bumped by every import that changes it, which is also the only
+    way a prompt is added) and the sum of its prompts' versions (each bumped by every
+    change to its thread, so the sum only grows); the module page shows nothing else.
+    """
+    row = (
+        db.session.connection()
+        .execute(_MODULE_VERSION, {"course_slug": course_slug, "module_slug": module_slug})
+        .first()
+    )
     if row is None:
         return None
-    module, prompt_versions = row
-    return module, f"{_course_version(module.course)}:{module.id}.{prompt_versions}"
+    course_id, created_at, version, module_id, prompt_versions = row
+    return f"{course_id}.{created_at.timestamp()}.{version}:{module_id}.{prompt_versions}"
 
 
-def _course_version(course: Course) -> str:
-    # created_at: a database made afresh never shares cache entries with an older one.
-    return f"{course.id}.{course.created_at.timestamp()}.{course.version}"
-
-
-def course_page_version(course: Course) -> str:
-    """The data version of a course's page: only an import changes what it shows."""
-    return _course_version(course)
+def course_version(course_slug: str) -> str | None:
+    """The data version of a course's page (None: no such course): only an import changes
+    what it shows."""
+    row = db.session.connection().execute(_COURSE_VERSION, {"course_slug": course_slug}).first()
+    if row is None:
+        return None
+    course_id, created_at, version = row
+    return f"{course_id}.{created_at.timestamp()}.{version}"
 
 
 def list_courses() -> list[Course]:
@@ -224,20 +282,18 @@ def get_course(slug: str) -> Course | None:
     return db.session.execute(db.select(Course).filter_by(slug=slug)).scalar_one_or_none()
 
 
-def load_course_page(course: Course) -> Course:
-    """Load what the course page shows, its modules and their prompts' ids, in three
+def course_page(slug: str) -> Course | None:
+    """A course with what its page shows, its modules and their prompts' ids, in three
     statements whatever their number."""
-    db.session.execute(
+    return db.session.execute(
         db.select(Course)
-        .where(Course.id == course.id)
+        .filter_by(slug=slug)
         .options(
             selectinload(Course.modules)
             .selectinload(Module.prompts)
             .load_only(Prompt.id, Prompt.module_id)
         )
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    return course
+    ).scalar_one_or_none()
 
 
 def get_module(course: Course, slug: str) -> Module | None:

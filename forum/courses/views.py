@@ -5,11 +5,11 @@ from flask import Blueprint, abort, render_template
 from forum import cache
 from forum.courses.services import (
     SLUG_RE,
-    course_page_version,
-    find_module_versioned,
-    get_course,
+    course_page,
+    course_version,
+    find_module,
     list_courses,
-    load_course_page,
+    module_version,
 )
 
 bp = Blueprint("courses", __name__)
@@ -34,29 +34,34 @@ def _cacheable() -> bool:
 @bp.get("/c/<course_slug>")
 def course(course_slug: str):
     _check_slugs(course_slug)
-    found = get_course(course_slug)
-    if found is None:
-        abort(404)
 
     def _render() -> str:
-        return render_template("courses/course.html", course=load_course_page(found))
+        found = course_page(course_slug)
+        if found is None:
+            abort(404)
+        return render_template("courses/course.html", course=found)
 
     if _cacheable():
-        return cache.cached_page(f"course:{course_page_version(found)}", _render)
+        version = course_version(course_slug)
+        if version is None:
+            abort(404)
+        return cache.cached_page(f"course:{version}", _render)
     return _render()
 
 
 @bp.get("/c/<course_slug>/<module_slug>")
 def module(course_slug: str, module_slug: str):
     _check_slugs(course_slug, module_slug)
-    found = find_module_versioned(course_slug, module_slug)
-    if found is None:
-        abort(404)
-    module, version = found
 
     def _render() -> str:
-        return render_template("courses/module.html", course=module.course, module=module)
+        found = find_module(course_slug, module_slug)
+        if found is None:
+            abort(404)
+        return render_template("courses/module.html", course=found.course, module=found)
 
     if _cacheable():
+        version = module_version(course_slug, module_slug)
+        if version is None:
+            abort(404)
         return cache.cached_page(f"module:{version}", _render)
     return _render()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -441,6 +442,42 @@ def page_range(prompt: Prompt, page: int) -> tuple[ColumnElement[bool], int]:
     return and_(*conditions), pages
 
 
+@functools.cache
+def _post_options():
+    # Built once: loader options are immutable, and building them costs more than the query.
+    author_columns = load_only(User.id, User.display_name)
+    parent = joinedload(Post.parent)
+    return (
+        joinedload(Post.author).options(author_columns),
+        parent.options(
+            load_only(Post.id, Post.status, Post.body_html, Post.author_id, Post.prompt_id)
+        ),
+        parent.joinedload(Post.author).options(author_columns),
+    )
+
+
+def own_posts_on_page(prompt: Prompt, viewer: User, page: int) -> ThreadPage:
+    """The posts ``viewer`` wrote on one page of the thread (any status), in one statement;
+    the rest of the page comes from the post list every signed-in reader shares."""
+    in_page, pages = page_range(prompt, page)
+    posts = list(
+        db.session.execute(
+            db.select(Post)
+            .where(in_page, Post.author_id == viewer.id)
+            .options(*_post_options())
+            .order_by(Post.created_at, Post.id)
+        )
+        .unique()
+        .scalars()
+    )
+    return ThreadPage(posts=posts, page=page, pages=pages, total=page_starts(prompt)[1])
+
+
+def is_public(post: Post) -> bool:
+    """Whether every reader sees this post (or its placeholder) in the thread."""
+    return _is_public(post)
+
+
 def thread_page(prompt: Prompt, viewer: User | None, page: int) -> ThreadPage:
     """One page of a thread, oldest first, in a fixed number of statements.
 
@@ -448,18 +485,10 @@ def thread_page(prompt: Prompt, viewer: User | None, page: int) -> ThreadPage:
     columns the page shows. Pages past the end raise ThreadPageNotFound.
     """
     in_page, pages = page_range(prompt, page)
-    author_columns = load_only(User.id, User.display_name)
-    parent = joinedload(Post.parent)
     query = (
         db.select(Post)
         .where(in_page, _thread_filter(prompt, viewer))
-        .options(
-            joinedload(Post.author).options(author_columns),
-            parent.options(
-                load_only(Post.id, Post.status, Post.body_html, Post.author_id, Post.prompt_id)
-            ),
-            parent.joinedload(Post.author).options(author_columns),
-        )
+        .options(*_post_options())
         .order_by(Post.created_at, Post.id)
     )
     posts = list(db.session.execute(query).unique().scalars())

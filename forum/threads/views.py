@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,15 +11,18 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from forum import cache
-from forum.courses.services import SLUG_RE, find_prompt
+from forum.accounts.models import Role
+from forum.courses.services import SLUG_RE, find_prompt, thread_version
 from forum.errors import reshow_form_on_error
 from forum.extensions import limiter
 from forum.threads import services
@@ -104,7 +108,6 @@ def _posting_blocked():
 
 @bp.get("/c/<course_slug>/<module_slug>/<prompt_slug>")
 def thread(course_slug: str, module_slug: str, prompt_slug: str):
-    prompt = _find_prompt(course_slug, module_slug, prompt_slug)
     raw_page = request.args.get("page", "1")
     if not PAGE_RE.fullmatch(raw_page):
         abort(404, services.NO_SUCH_PAGE)
@@ -113,42 +116,151 @@ def thread(course_slug: str, module_slug: str, prompt_slug: str):
     # address of a page is cached (its "Log in" link carries the address).
     canonical = b"" if number == 1 else f"page={number}".encode()
     if request.query_string == canonical and cache.anonymous_cacheable():
-        course = prompt.module.course
-        key = (
-            f"thread:{course.id}.{course.created_at.timestamp()}.{course.version}:"
-            f"{prompt.id}.{prompt.version}:{number}"
+        if not all(SLUG_RE.fullmatch(s) for s in (course_slug, module_slug, prompt_slug)):
+            abort(404)
+        version = thread_version(course_slug, module_slug, prompt_slug)
+        if version is None:
+            abort(404)
+        return cache.cached_page(
+            f"thread:{version}:{number}",
+            lambda: _render_thread(_find_prompt(course_slug, module_slug, prompt_slug), number),
         )
-        return cache.cached_page(key, lambda: _render_thread(prompt, number))
+    prompt = _find_prompt(course_slug, module_slug, prompt_slug)
     return _render_thread(prompt, number)
 
 
+class _SignedInReader:
+    """Stands in for "a signed-in reader who wrote none of these posts" while the post list
+    every signed-in reader shares is rendered (no moderator, no author: their own parts are
+    rendered per request)."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    id = 0
+    role = None
+    is_suspended = False
+
+    def has_role(self, _role) -> bool:
+        return False
+
+
+def _post_renderer(viewer, own_posts: set[int]):
+    """post_item(post) from threads/_posts.html, bound to ``viewer``: Markup per post."""
+    signed_in = viewer.is_authenticated
+    context = {
+        "current_user": viewer,
+        "viewer_id": viewer.id if signed_in else None,
+        "moderator": signed_in and viewer.has_role(Role.MODERATOR),
+        "post_hooks": current_app.extensions.get("hearth_template_hooks", {}).get(
+            "post_actions", []
+        )
+        if signed_in
+        else (),
+        "own_posts": own_posts,
+        "post_url": url_for("threads.permalink", post_id=1)[:-1],
+        "PostStatus": PostStatus,
+    }
+    current_app.update_template_context(context)
+    template = current_app.jinja_env.get_template("threads/_posts.html")
+    return template.make_module(context).post_item  # type: ignore[attr-defined]
+
+
+def _deferred_times(render):
+    # Shared post lists keep "ago" marks, filled per request (forum.cache): rendering
+    # always defers them, and the finished page is filled once.
+    if g.get("hearth_defer_ago"):
+        return render()
+    g.hearth_defer_ago = True
+    try:
+        return render()
+    finally:
+        g.hearth_defer_ago = False
+
+
+def _shared_key(prompt, number: int) -> str:
+    course = prompt.module.course
+    return (
+        f"posts:{course.id}.{course.created_at.timestamp()}.{course.version}:"
+        f"{prompt.id}.{prompt.version}:{number}:{cache.render_epoch()}"
+    )
+
+
+def _shared_post_list(prompt, number: int) -> list[tuple[str, int, int, str]] | None:
+    """The page's public posts as a signed-in reader sees someone else's posts,
+    [(created_at iso, id, author_id, html)], from the cache; None if it isn't there."""
+    raw = cache.get(_shared_key(prompt, number))
+    return None if raw is None else [tuple(item) for item in json.loads(raw)]
+
+
+def _shared_item(html: str) -> Markup:
+    # The shared list holds post_item's own output: autoescaped by Jinja when it was
+    # rendered (_store_shared_post_list), kept as text in the cache.
+    return Markup(html)  # noqa: S704
+
+
+def _store_shared_post_list(prompt, number: int, posts) -> list[tuple[str, int, int, str]]:
+    item = _post_renderer(_SignedInReader(), set())
+    shared = [
+        (post.created_at.isoformat(), post.id, post.author_id, str(item(post)))
+        for post in posts
+        if services.is_public(post)
+    ]
+    cache.put(_shared_key(prompt, number), json.dumps(shared).encode())
+    return shared
+
+
 def _render_thread(prompt, number: int) -> str:
-    page = services.thread_page(prompt, current_user, number)
+    user = current_user
+    items: list[Markup]
+    if not user.is_authenticated or user.has_role(Role.MODERATOR):
+        # Anonymous (the whole page is cached by the caller) or a moderator (sees
+        # everything, rarely many): the posts as they are.
+        page = services.thread_page(prompt, user, number)
+        own_posts = {p.id for p in page.posts if services.can_change_post(user, p)}
+        item = _post_renderer(user, own_posts)
+        items = _deferred_times(lambda: [item(post) for post in page.posts])
+    else:
+        # A signed-in reader: the post list everyone shares (cached per data version)
+        # with this reader's own posts rendered for them in their places.
+        shared = _shared_post_list(prompt, number)
+        if shared is not None:
+            page = services.own_posts_on_page(prompt, user, number)
+        else:
+            page = services.thread_page(prompt, user, number)
+            shared = _deferred_times(lambda: _store_shared_post_list(prompt, number, page.posts))
+        mine = [p for p in page.posts if p.author_id == user.id]
+        own_posts = {p.id for p in mine if services.can_change_post(user, p)}
+        item = _post_renderer(user, own_posts)
+        merged = [
+            (at, pid, _shared_item(html)) for at, pid, author, html in shared if author != user.id
+        ]
+        merged += _deferred_times(lambda: [(p.created_at.isoformat(), p.id, item(p)) for p in mine])
+        merged.sort(key=lambda entry: (entry[0], entry[1]))
+        items = [html for _at, _pid, html in merged]
+
     form = None
     blocked = None
-    if current_user.is_authenticated:
-        blocked = services.posting_blocked_reason(current_user)
+    if user.is_authenticated:
+        blocked = services.posting_blocked_reason(user)
         if not blocked:
             form = PostForm(formdata=None)
             form.ensure_key()
-    own_posts = {p.id for p in page.posts if services.can_change_post(current_user, p)}
-    # Per-post links are built from these prefixes, not one url_for per link.
-    post_url = url_for("threads.permalink", post_id=1)[:-1]
-    return render_template(
+    html = render_template(
         "threads/thread.html",
         prompt=prompt,
         module=prompt.module,
         course=prompt.module.course,
         page=page,
+        post_items=items,
         form=form,
         blocked=blocked,
-        own_posts=own_posts,
-        post_url=post_url,
-        PostStatus=PostStatus,
         max_chars=current_app.config["POST_MAX_CHARS"],
         thread_args=_thread_args(prompt),
         login_next=_thread_url(prompt, page.page),
     )
+    # In the cache's own rendering the marks stay (cached_page fills them per request).
+    return html if g.get("hearth_defer_ago") else cache.fill_times(html)
 
 
 @bp.route("/c/<course_slug>/<module_slug>/<prompt_slug>/posts", methods=["GET", "POST"])

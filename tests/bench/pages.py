@@ -607,6 +607,8 @@ def _run(args, url: str, backend: str, folder: Path) -> int:
         moderator = log_in(hearth.port, report.moderator_email, PASSWORD)
         thread = f"/c/{report.course_slug}/{report.module_slug}/{report.long_prompt_slug}"
         last = math.ceil(counts.long_thread_posts / POSTS_PER_PAGE)
+        first_page_posts = min(POSTS_PER_PAGE, counts.long_thread_posts)
+        last_page_posts = counts.long_thread_posts - (last - 1) * POSTS_PER_PAGE
         pages = {
             "thread_first": Page("thread, anonymous, page 1", thread),
             "thread_last": Page(f"thread, anonymous, last page ({last})", f"{thread}?page={last}"),
@@ -668,6 +670,14 @@ def _run(args, url: str, backend: str, folder: Path) -> int:
             page.size = len(reply.body)
             if key.startswith("thread"):
                 page.posts_shown = len(set(re.findall(rb'id="post-(\d+)"', reply.body)))
+                expected = last_page_posts if key == "thread_last" else first_page_posts
+                if page.posts_shown != expected:
+                    # Numbers for a page that doesn't show its posts would mean nothing.
+                    raise RuntimeError(
+                        f"{page.name}: {page.posts_shown} posts shown (looked for "
+                        f'id="post-N"), expected {expected}: the page is broken or its markup '
+                        f"changed. Start of the page:\n{reply.body[:1500].decode(errors='replace')}"
+                    )
             for _ in range(5):
                 fetch(hearth.port, "GET", page.path, _cookie_header(jar))
                 fetch(ceiling.port, "GET", f"/{page.size}")
@@ -777,6 +787,7 @@ def _run(args, url: str, backend: str, folder: Path) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": _machine(),
         "backend": backend,
+        "tree": _tree(),
         "settings": {
             "duration_s": args.duration,
             "connections": args.connections,
@@ -818,6 +829,23 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _tree() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes' if dirty else ''}"
+
+
 def _last_vs_first(results: list[Measured]) -> dict[str, float] | None:
     first = next((r for r in results if r.name.startswith("thread, anonymous, page 1")), None)
     last = next((r for r in results if r.name.startswith("thread, anonymous, last page")), None)
@@ -838,6 +866,7 @@ def _last_vs_first(results: list[Measured]) -> dict[str, float] | None:
 def _print_table(results: list[Measured], memory, skipped, args, backend: str) -> None:
     machine = _machine()
     print()
+    print(f"code: {_tree()}")
     print(
         f"{backend}; {machine['nproc']} CPUs ({machine['cpu']}); gunicorn {args.workers} "
         f"sync workers; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "

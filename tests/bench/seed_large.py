@@ -303,7 +303,7 @@ def _seed(conn, app, counts: Counts, rng: random.Random, report: SeedReport) -> 
     report.other_prompt_slug = prompts[1]["slug"] if len(prompts) > 1 else prompts[0]["slug"]
 
     # Posts: one long thread (prompt 1), the rest spread over the other prompts.
-    bodies = [render_markdown(b) for b in _post_bodies(rng, 300)]
+    bodies = [render_markdown(b) for b in _post_bodies(rng, min(300, max(20, counts.posts // 10)))]
     long_n = min(counts.long_thread_posts, counts.posts)
     other_prompts = [p["id"] for p in prompts[1:]] or [prompts[0]["id"]]
     post_prompt = [prompts[0]["id"]] * long_n + [
@@ -468,7 +468,10 @@ def _seed(conn, app, counts: Counts, rng: random.Random, report: SeedReport) -> 
     course_facilitator = {a["course_id"]: a["user_id"] for a in assignments}
 
     # Journal entries, each with its detector signal and its triage row; some requests.
-    journal_bodies = [render_markdown(b) for b in _journal_bodies(rng, 200)]
+    journal_bodies = [
+        render_markdown(b)
+        for b in _journal_bodies(rng, min(200, max(20, counts.journal_entries // 10)))
+    ]
     crisis_body = render_markdown(_CRISIS_TEXT)
     support_body = render_markdown(_SUPPORT_TEXT)
     entries, signals, requests, triage, replies = [], [], [], [], []

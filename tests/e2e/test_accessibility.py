@@ -21,6 +21,7 @@ from forum.accounts.services import create_user
 from forum.courses.models import Prompt
 from forum.demo import DEMO_PASSWORD
 from forum.extensions import db
+from forum.signals import signup_confirmation_requested
 from forum.threads.services import create_post
 from notifications.worker import run_once
 from tests.conftest import _empty_all_tables, make_test_app
@@ -49,17 +50,24 @@ def demo_site(_schema, database_url, tmp_path_factory):
         NOTIFICATIONS_EDIT_WINDOW=0,
         NOTIFICATIONS_DIGEST_HOUR=None,
     )
-    result = server.app.test_cli_runner().invoke(args=["demo", "seed"])
-    assert result.exit_code == 0, result.output
-    with server.app.app_context():
-        # A newcomer with no journal entry yet: the first-entry notice shows.
-        create_user(NEWCOMER, NEWCOMER_NAME, DEMO_PASSWORD, role=Role.PARTICIPANT, confirmed=True)
-        db.session.commit()
     server.mail = mail
-    server.start()
-    yield server
-    server.stop()
-    _empty_all_tables(server.app)
+    started = False
+    try:
+        result = server.app.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+        with server.app.app_context():
+            # A newcomer with no journal entry yet: the first-entry notice shows.
+            create_user(
+                NEWCOMER, NEWCOMER_NAME, DEMO_PASSWORD, role=Role.PARTICIPANT, confirmed=True
+            )
+            db.session.commit()
+        server.start()
+        started = True
+        yield server
+    finally:
+        if started:
+            server.stop()
+        _empty_all_tables(server.app)  # the next module starts from empty tables
 
 
 @pytest.fixture
@@ -106,6 +114,27 @@ def test_a_reader_without_an_account(as_, demo_site, audit):
     # On a phone, too.
     phone = as_(viewport={"width": 390, "height": 844})
     _visit(phone, base + THREAD, audit, "thread, anonymous, phone")
+
+    # A form sent back with its errors.
+    page.goto(base + "/account/login")
+    page.get_by_label("Email address").fill("nobody@example.com")
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name=re.compile("log in", re.I)).click()
+    expect(page).to_have_url(re.compile("/account/login"))
+    audit(page, "log in, refused")
+
+    # Signing up: the inbox page, then the link from the confirmation email.
+    links: list[str] = []
+    with signup_confirmation_requested.connected_to(lambda app, user, url: links.append(url)):
+        page.goto(base + "/account/signup")
+        page.get_by_label("Email address").fill("someone-new@example.com")
+        page.get_by_label("Display name").fill("Someone New")
+        page.get_by_label("Password", exact=True).fill("a long and unusual passphrase 42")
+        page.get_by_role("button", name=re.compile("sign up", re.I)).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("inbox", re.I))
+    audit(page, "sign up: check your inbox")
+    [link] = links
+    _visit(page, link, audit, "sign up: confirm")
     audit.assert_clean()
 
 
@@ -113,7 +142,8 @@ def test_a_newcomer_posts_replies_edits_and_manages_email(as_, demo_site, audit)
     base = demo_site.url
     page = as_(NEWCOMER)
     _visit(page, base + THREAD, audit, "thread, signed in")
-    page.goto(base + THREAD + "/posts")
+    response = page.goto(base + THREAD + "/posts")
+    assert response is not None and response.ok and page.url.endswith("/posts")
     audit(page, "compose a reflection")
     page.get_by_role("textbox", name="Your reflection").fill("I first noticed it at school.")
     page.get_by_role("button", name="Post reflection").click()
@@ -130,11 +160,17 @@ def test_a_newcomer_posts_replies_edits_and_manages_email(as_, demo_site, audit)
     _visit(page, base + "/account/settings", audit, "account settings")
     _visit(page, base + "/notifications/preferences", audit, "email preferences")
     _visit(page, base + "/moderation/notices", audit, "notices")
+    response = page.goto(base + "/moderation/queue")
+    assert response is not None and response.status == 403
+    audit(page, "403 error page")
+    page.goto(base + THREAD + "/posts")
+    page.get_by_role("button", name="Post reflection").click()
+    expect(page.locator(".field-error")).to_be_visible()
+    audit(page, "compose, sent back empty")
     audit.assert_clean()
 
 
 def test_a_subscriber_unsubscribes_from_an_email(as_, demo_site, audit):
-    base = demo_site.url
     with demo_site.app.app_context():
         other = db.session.execute(
             select(User).where(User.email == "participant2@example.com")
@@ -170,7 +206,8 @@ def test_a_learner_writes_and_asks_for_help_and_a_facilitator_replies(as_, demo_
     expect(learner.get_by_text("Waiting to be read")).to_be_visible()
     audit(learner, "journal entry")
     entry_url = learner.url
-    learner.goto(entry_url + "/support")
+    response = learner.goto(entry_url + "/support")
+    assert response is not None and response.ok and learner.url.endswith("/support")
     audit(learner, "support request form")
     learner.goto(entry_url)
     learner.get_by_label("I need help now").check()
@@ -248,3 +285,20 @@ def test_an_admin_manages_accounts_and_facilitators(as_, demo_site, audit):
     _visit(page, base + "/account/admin/users", audit, "admin: accounts and roles")
     _visit(page, base + "/support/admin/facilitators", audit, "admin: facilitators")
     audit.assert_clean()
+
+
+def test_the_check_fails_on_a_page_with_a_real_violation(as_, demo_site):
+    """The audit is not vacuous: an unlabelled field and faint text on a real page fail it."""
+    page = as_()
+    page.goto(demo_site.url + "/account/login")
+    page.evaluate(
+        "() => { document.querySelectorAll('label').forEach(l => l.remove());"
+        " Object.assign(document.querySelector('h1').style, {color: '#999', background: '#aaa'}); }"
+    )
+    audit = Audit()
+    audit(page, "log in, broken on purpose")
+    light, dark = audit.failures.values()  # every rule in light, colours again in dark
+    assert {"label", "color-contrast"} <= {v["id"] for v in light}, light
+    assert {v["id"] for v in dark} == {"color-contrast"}, dark
+    with pytest.raises(AssertionError, match=r"label \(critical\)"):
+        audit.assert_clean()

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -138,10 +138,8 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         if os.path.isdir(self.data):
-            try:
+            with suppress(RuntimeError, subprocess.TimeoutExpired):
                 self._pg_ctl("-m", "immediate", "stop")
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

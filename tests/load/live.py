@@ -84,28 +84,60 @@ class Gunicorn:
         self.stderr = b""
 
     def __enter__(self) -> Gunicorn:
+        self._log = open(os.path.join(self._instance.name, "gunicorn.log"), "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
-             "--bind", f"127.0.0.1:{self.port}", "--timeout", str(self.timeout), "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+             "--bind", f"127.0.0.1:{self.port}", "--timeout", str(self.timeout),
+             # Not the shared default under ~/.gunicorn, which other servers use too.
+             "--no-control-socket", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log,
         )  # fmt: skip
         try:
             wait_for_port(self.port, self.process)
+            self._wait_for_a_worker()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _wait_for_a_worker(self, timeout: float = 90) -> None:
+        """The port opens before any worker has loaded the app: wait for a first answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None and self.process.poll() is None, self.log()[-2000:]
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                connection.request("GET", "/")
+                status = connection.getresponse().status
+                assert status == 200, f"GET / answered {status}\n{self.log()[-2000:]}"
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+            finally:
+                connection.close()
+
+    def log(self) -> str:
+        """What gunicorn and the app wrote to stderr so far (tracebacks included)."""
+        if self.process is None:
+            return self.stderr.decode(errors="replace")
+        self._log.flush()
+        with open(self._log.name, "rb") as log:
+            return log.read().decode(errors="replace")
 
     def __exit__(self, *exc) -> None:
         if self.process is None:
             return
         self.process.terminate()
         try:
-            _, stderr = self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, stderr = self.process.communicate(timeout=10)
-        self.stderr = stderr or b""
+            self.process.wait(timeout=10)
+        self._log.close()
+        with open(self._log.name, "rb") as log:
+            self.stderr = log.read()
         self.process = None
         self._instance.cleanup()
 

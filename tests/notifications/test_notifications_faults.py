@@ -179,8 +179,22 @@ def test_a_silent_server_times_out_instead_of_hanging(app, people, down_port):
         with app.app_context():
             queue_email(db.session.get(User, people["bea"].id), "Hi", "Body", dedupe_key="k")
             db.session.commit()
+        # In a thread with a bound: if the timeout didn't apply, the worker would hang
+        # and this test would fail after 15 s instead of hanging with it.
+        errors: list[BaseException] = []
+
+        def _work():
+            try:
+                work(app)
+            except BaseException as exc:  # shown below
+                errors.append(exc)
+
         started = time.monotonic()
-        work(app)
+        worker = threading.Thread(target=_work, daemon=True)
+        worker.start()
+        worker.join(timeout=15)
+        assert not worker.is_alive(), "the worker hung on a silent SMTP server"
+        assert not errors, errors
         assert time.monotonic() - started < 10
     finally:
         for conn, _addr in accepted:

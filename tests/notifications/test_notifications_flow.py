@@ -300,3 +300,39 @@ def test_a_held_post_approved_later_is_mailed_once_then(app, course, people, smt
         db.session.commit()
     work(app)
     assert len(smtp_sink.received) == 1
+
+
+# A base URL long enough that "List-Unsubscribe: <...>" passes 78 columns: folding there
+# (which the email package does to long header lines) would break the URI in two.
+LONG_BASE_URL = (
+    "https://reflections.continuing-education.a-rather-long-university-name.example.org"
+    "/cohorts/autumn-2026/hearth"
+)
+
+
+def test_a_long_unsubscribe_uri_is_sent_on_one_unfolded_line(
+    other_app, app, course, people, smtp_sink
+):
+    long_app = other_app(
+        NOTIFICATIONS_EDIT_WINDOW=0,
+        NOTIFICATIONS_DIGEST_HOUR=None,
+        NOTIFICATIONS_TRANSPORT="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_sink.port,
+        MAIL_TIMEOUT=5,
+        BASE_URL=LONG_BASE_URL,
+    )
+    ids = {k: u.id for k, u in people.items()}
+    _watch(long_app, [ids["bea"]], course.prompt_id)
+    with long_app.app_context():
+        post_as(ids["author"], course.prompt_id, "A reflection.")
+    work(long_app)
+    [mail] = smtp_sink.received
+    [row] = outbox(long_app)
+    expected = row.list_unsubscribe_url
+    assert expected.startswith(LONG_BASE_URL + "/u/")
+    line = f"List-Unsubscribe: <{expected}>"
+    assert len(line) > 78, "the URI must be long enough that folding would split it"
+    assert UNSUB_RE.findall(mail.raw) == [expected.encode()]
+    assert str(mail.message["List-Unsubscribe"]) == f"<{expected}>"
+    assert expected in mail.text and expected in mail.html

@@ -12,8 +12,11 @@ import pytest
 
 from forum.extensions import db
 from notifications.models import BouncingAddress
-from tests.notifications.conftest import course, people  # noqa: F401 (fixtures)
+from tests.notifications import conftest as notification_fixtures
 from tests.notifications.helpers import SinkHandler, SMTPSink, outbox, post_as, subscribe, work
+
+course = notification_fixtures.course
+people = notification_fixtures.people
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def _bouncing(app) -> set[str]:
     ("reply", "bounces"),
     [("550 5.1.1 Mailbox does not exist", True), ("451 4.3.0 Try again later", False)],
 )
-def test_a_refusal_at_data_from_a_real_smtp_server(app, course, people, sink, reply, bounces):  # noqa: F811
+def test_a_refusal_at_data_from_a_real_smtp_server(app, course, people, sink, reply, bounces):
     handler = RefuseAtData()
     handler.data_replies = {"bea@example.com": reply}
     sink.handler = handler
@@ -78,7 +81,7 @@ def test_a_refusal_at_data_from_a_real_smtp_server(app, course, people, sink, re
         assert _bouncing(app) == set()
 
 
-def test_a_refused_sender_is_not_the_recipients_fault(app, course, people, sink):  # noqa: F811
+def test_a_refused_sender_is_not_the_recipients_fault(app, course, people, sink):
     """A 5xx at MAIL FROM says nothing about the recipient: nobody is marked bouncing."""
 
     class RefuseSender(SinkHandler):
@@ -178,7 +181,7 @@ def test_bounces_command_reads_a_folder_and_ignores_mail_that_is_not_a_dsn(app, 
     assert _bouncing(app) == {"one@example.com", "two@example.com"}
 
 
-def test_a_dsn_bounce_stops_discussion_mail_to_that_address(app, course, people, sink, runner):  # noqa: F811
+def test_a_dsn_bounce_stops_discussion_mail_to_that_address(app, course, people, sink, runner):
     sink.start()
     ids = {k: u.id for k, u in people.items()}
     with app.app_context():

@@ -13,8 +13,19 @@ from forum.accounts.models import User
 from forum.extensions import db
 from tests.conftest import TEST_PASSWORD
 
-COMMON = ["password123", "1234567890", "qwertyuiop", "PASSWORD123", "Qwertyuiop", "iloveyou123",
-          "1qaz2wsx3edc", "letmein2024", "Football1!", "abcdefghijkl", "0987654321"]
+COMMON = [
+    "password123",
+    "1234567890",
+    "qwertyuiop",
+    "PASSWORD123",
+    "Qwertyuiop",
+    "iloveyou123",
+    "1qaz2wsx3edc",
+    "letmein2024",
+    "Football1!",
+    "abcdefghijkl",
+    "0987654321",
+]
 GOOD = "plum kettle orbit 42"
 
 

@@ -10,7 +10,11 @@ from forum.extensions import db
 from forum.journals.models import JournalEntry, JournalReply
 from forum.markup import SANITIZER_VERSION, StoredMarkdown, render_markdown
 from forum.threads.models import Post, PostRevision
-from tests.journals.conftest import cast, client_for, write_entry, write_post  # noqa: F401
+from tests.journals import conftest as journal_fixtures
+from tests.journals.conftest import write_entry, write_post
+
+cast = journal_fixtures.cast
+client_for = journal_fixtures.client_for
 
 STALE_HTML = '<p>old <img src=x onerror="alert(1)"></p>'
 OLD_VERSION = "md0.0+bleach0.0+r0"
@@ -29,7 +33,7 @@ def _rows(model):
     }
 
 
-def test_resanitize_rerenders_only_stale_rows_and_is_idempotent(app, runner, cast, client_for):  # noqa: F811
+def test_resanitize_rerenders_only_stale_rows_and_is_idempotent(app, runner, cast, client_for):
     author = client_for(cast.author)
     stale_post = write_post(author, "Stale *post* <script>alert(1)</script>")
     fresh_post = write_post(author, "Fresh **post**")
@@ -38,12 +42,14 @@ def test_resanitize_rerenders_only_stale_rows_and_is_idempotent(app, runner, cas
     author.post(f"/journal/entries/{entry_id}/replies", data={"body": "An answer, **bold**"})
     with app.app_context():
         db.session.execute(
-            update(Post).where(Post.id == stale_post).values(
-                body_html=STALE_HTML, sanitizer_version=OLD_VERSION
-            )
+            update(Post)
+            .where(Post.id == stale_post)
+            .values(body_html=STALE_HTML, sanitizer_version=OLD_VERSION)
         )
         for model in (JournalEntry, JournalReply, PostRevision):
-            db.session.execute(update(model).values(body_html=STALE_HTML, sanitizer_version=OLD_VERSION))
+            db.session.execute(
+                update(model).values(body_html=STALE_HTML, sanitizer_version=OLD_VERSION)
+            )
         db.session.commit()
         before = {model: _rows(model) for model in (Post, PostRevision, JournalEntry, JournalReply)}
         edited_at = db.session.get(Post, stale_post).edited_at

@@ -242,6 +242,18 @@ def test_security_headers():
     assert "Server: nginx/" not in "\n".join(f"{k}: {v}" for k, v in page.headers)
 
 
+def test_nginx_refuses_bodies_over_256k():
+    """client_max_body_size matches Hearth's MAX_CONTENT_LENGTH: nginx answers 413 itself,
+    before any backend reads the body."""
+    client = Client(SMOKE_URL)
+    answer = client.post("/account/login", {"email": "x" * (300 * 1024)})
+    assert answer.status == 413
+    assert not answer.header("X-Upstream"), "a backend was asked"
+    small = client.post("/account/login", {"email": "x" * (200 * 1024)})
+    assert small.status != 413
+    assert small.header("X-Upstream"), "a body under the limit reaches a backend"
+
+
 def test_plain_http_redirects_to_https():
     http_url = os.environ.get("HEARTH_SMOKE_HTTP_URL")
     parts = urlsplit(SMOKE_URL)
