@@ -16,7 +16,7 @@ How it reads a text:
   accidents: "i hurt myself playing football"), that is negated when the rule asks for it
   ("i would never kill myself"), that is inside double quotes spoken by someone other than
   "i" (a poem's line, a film's, a testimony's), or that is placed in the past and said to be
-  resolved in the same sentence.
+  resolved in the same sentence or the next.
 * Crisis wins over support; no match at all is ``none``.
 
 Decisions (the evaluation set in ``evaluation/eval_set.tsv`` is labelled the same way):
@@ -24,8 +24,8 @@ Decisions (the evaluation set in ``evaluation/eval_set.tsv`` is labelled the sam
 * Past and resolved is ``none``: "I used to feel like a burden but therapy helped" or
   "years ago I tried to kill myself; I'm in a much better place now". The signal orders the
   queue by present need; the post is still read. Past without a resolution in the same
-  sentence ("last week I hurt myself again") still counts, so the doubt falls on the side of
-  a facilitator looking.
+  sentence or the next one ("last week I hurt myself again") still counts, so the doubt falls
+  on the side of a facilitator looking.
 * "I can't go on" (ending the thought, or "like this", "anymore") is crisis tier, as in most
   clinical lexicons' hopelessness items; "I can't go on to module 4" is nothing.
 * "I can't breathe" is not in the lexicon: in this course it is nearly always quoted.
@@ -258,7 +258,10 @@ _PAST = re.compile(
     r"in the past|last year|at one point|there was a time|once upon|"
     r"when i was (?:younger|little|a (?:kid|child|teen|teenager|student))|"
     r"as a (?:kid|child|teen|teenager|student)|in my (?:teens|twenties|youth)|"
-    r"at (?:school|uni|university|college))\b"
+    r"at (?:school|uni|university|college)|"
+    # "i was numb for about a year": a stretch of time that is over.
+    r"i was [^.!?]{0,40}?for (?:about |nearly |almost |over |more than )?"
+    r"(?:a year|a few (?:months|years)|months|years))\b"
 )
 _RESOLVED = re.compile(
     r"\b(?:(?:therapy|counselling|counseling|treatment|medication|support|it|that|talking|"
@@ -267,6 +270,8 @@ _RESOLVED = re.compile(
     r"great|happy|proud|stronger|at peace|healthy|in a good place)\b|"
     r"(?:doing|feeling|much|a lot|so much|far) better|in a (?:much |far |way )?better place|"
     r"recovered|(?:got|get|gotten|come|came|made it) through (?:it|that)|"
+    r"(?:got|helped|saw|pulled) me through|long gone|(?:has|have) (?:gone|passed|faded|lifted)|"
+    r"(?:i ?'?m|i am) (?:stable|good) now|"
     r"(?:past|over) (?:it|that)\b|"
     r"these days|nowadays|not any ?more|no longer)"
 )
@@ -325,7 +330,13 @@ def _quoted_by_someone_else(norm: str, quotes: list[tuple[int, int]], start: int
 
 
 def _resolved(norm: str, sentence: tuple[int, int], start: int, end: int) -> bool:
-    return bool(_PAST.search(norm, sentence[0], end) and _RESOLVED.search(norm, end, sentence[1]))
+    """Placed in the past in its sentence, and said to be over there or in the next one."""
+    if not _PAST.search(norm, sentence[0], sentence[1]):
+        return False
+    # "in my twenties i was suicidal for a while. i'm in a much better place now."
+    limit = min(len(norm), sentence[1] + _WINDOW)
+    after = _SENTENCE_END.search(norm, sentence[1] + 1, limit)
+    return bool(_RESOLVED.search(norm, end, after.start() if after else limit))
 
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:

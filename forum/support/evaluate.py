@@ -1,8 +1,8 @@
 """Score the distress detector against the labelled evaluation set.
 
 Run ``python -m forum.support.evaluate [--file PATH] [--show-errors]``. It prints recall per
-tier, the false-flag rate on heavy-topic reflections and on all ``none`` lines, the number of
-lines and the lexicon version, and exits 0.
+tier, the false-flag rate on heavy-topic reflections, on all ``none`` lines and per ``none``
+category the file uses, the number of lines and the lexicon version, and exits 0.
 
 Support recall counts a ``support`` line as caught when it is detected as support OR crisis:
 the signal only orders the facilitators' queue, and a crisis signal puts the post in front of
@@ -25,6 +25,8 @@ from pathlib import Path
 from forum.support.detector import Signal, Tier, default_lexicon, detect
 
 EVAL_FILE = Path(__file__).parent / "evaluation" / "eval_set.tsv"
+# Written blind (without the lexicon); tuned against. blind_test.tsv beside it is not.
+BLIND_DEV_FILE = Path(__file__).parent / "evaluation" / "blind_dev.tsv"
 
 # The goals from the issue; the tests assert them too.
 GOAL_CRISIS_RECALL = 0.9
@@ -35,7 +37,17 @@ HEAVY_TOPIC = "heavy_topic"
 CATEGORIES = {
     Tier.CRISIS: ("explicit", "indirect"),
     Tier.SUPPORT: ("explicit", "indirect"),
-    Tier.NONE: (HEAVY_TOPIC, "idiom", "everyday", "negated", "resolved"),
+    # "third_person" and "past_resolved" come from the blind sets; "resolved" is the older
+    # sets' name for the same thing as "past_resolved".
+    Tier.NONE: (
+        HEAVY_TOPIC,
+        "idiom",
+        "everyday",
+        "negated",
+        "resolved",
+        "past_resolved",
+        "third_person",
+    ),
 }
 
 
@@ -165,6 +177,8 @@ def format_report(scores: Scores, show_errors: bool = False) -> str:
         f"false flags on all none lines: {_figure(scores.false_flags())}",
     ]
     for category in CATEGORIES[Tier.NONE]:
+        if not scores.false_flags(category)[1]:
+            continue  # a category the file does not use
         lines.append(f"  false flags, {category}: {_figure(scores.false_flags(category))}")
     if show_errors:
         lines.append("errors:")

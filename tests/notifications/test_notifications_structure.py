@@ -79,10 +79,10 @@ def test_the_cli_group_is_transactional_but_the_worker_is_not():
     from notifications.cli import notifications_cli, worker_command
 
     assert isinstance(notifications_cli, TransactionalGroup)
-    assert set(notifications_cli.commands) == {"worker", "digest", "prune", "status"}
+    assert set(notifications_cli.commands) == {"worker", "digest", "prune", "status", "bounces"}
     # The worker commits as it goes: not wrapped in one transaction for its whole run.
     assert "transactional.<locals>.wrapper" not in _wrappers(worker_command.callback)
-    for name in ("digest", "prune", "status"):
+    for name in ("digest", "prune", "status", "bounces"):
         assert "transactional.<locals>.wrapper" in _wrappers(
             notifications_cli.commands[name].callback
         )

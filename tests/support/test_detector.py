@@ -18,6 +18,7 @@ from forum.support.detector import (
     normalise,
 )
 from forum.support.evaluate import (
+    BLIND_DEV_FILE,
     EVAL_FILE,
     GOAL_CRISIS_RECALL,
     GOAL_HEAVY_TOPIC_FALSE_FLAGS,
@@ -57,6 +58,16 @@ CRISIS = [
     "I can't go on.",
     "I have nothing left to live for.",
     "I wish I'd never been born.",
+    # 2026.11-2: broader first-person phrasing (written for the tests, not copied from a set)
+    "Honestly my friends would be happier without me.",
+    "I hope I don't wake up in the morning.",
+    "Sometimes I want to fall asleep and never wake up again.",
+    "I'm not going to be around much longer, so thank you all.",
+    "I can't see any way out of this except to die.",
+    "I've been thinking about slitting my wrists.",
+    "My suicidal thoughts have been getting louder every day.",
+    "I've been googling how many pills it takes.",
+    "I can't picture myself still alive next year.",
 ]
 
 SUPPORT = [
@@ -84,6 +95,13 @@ SUPPORT = [
     # numb and empty
     "I feel numb and empty.",
     "I feel dead inside.",
+    # 2026.11-2
+    "I haven't slept properly in four nights.",
+    "I just want to crawl into bed and run away from everything.",
+    "I've been too scared to leave my room since the session.",
+    "I don't know how to keep going with all of this.",
+    "I feel like I'm drowning and nobody notices.",
+    "I've got no one I can talk to.",
 ]
 
 NONE = [
@@ -124,6 +142,18 @@ NONE = [
     # past and resolved
     "I used to feel like a burden but therapy helped.",
     "Years ago I tried to kill myself; I'm in a much better place now.",
+    # 2026.11-2: resolution in the next sentence, hedged denial, and the new rules' near misses
+    "In my teens I self-harmed. I'm in a much better place now.",
+    "I was depressed for years. Therapy helped and I'm stable now.",
+    "I wouldn't say I'm struggling, just busy.",
+    "I'm not going to be here next week, I'm on holiday.",
+    "The group would be fine without me tonight.",
+    "I've been hiding in my room studying for exams.",
+    "My heart was pounding with excitement at graduation.",
+    "Reading about the gun laws, I keep thinking about it.",
+    "The suicidal thoughts are constant among survivors, the report said.",
+    "I'm too anxious to leave comments on other people's posts.",
+    "The world would be better without racism.",
 ]
 
 
@@ -146,6 +176,7 @@ def test_topic_talk_idioms_negation_and_resolved_past_are_none(text):
 
 def test_past_without_resolution_still_counts():
     assert detect("Last week I hurt myself again.").tier is Tier.CRISIS
+    assert detect("I was suicidal for months. Now it's worse.").tier is Tier.CRISIS
     assert detect("I used to be fine but now I want to die.").tier is Tier.CRISIS
 
 
@@ -328,6 +359,23 @@ def test_evaluation_goals_are_met():
     assert rate(scores.recall(Tier.CRISIS)) >= GOAL_CRISIS_RECALL
     assert rate(scores.recall(Tier.SUPPORT)) >= GOAL_SUPPORT_RECALL
     assert rate(scores.false_flags(HEAVY_TOPIC)) <= GOAL_HEAVY_TOPIC_FALSE_FLAGS
+
+
+# The blind dev set was written by someone who never saw the lexicon; 2026.11-2 was tuned on
+# its errors. Its sibling, blind_test.tsv, is deliberately NOT asserted here: it is scored
+# once per lexicon change and its figures go in evaluation/README.md, as the honest measure.
+BLIND_DEV_CRISIS_RECALL = 0.85
+BLIND_DEV_SUPPORT_RECALL = 0.7
+BLIND_DEV_HEAVY_TOPIC_FALSE_FLAGS = 0.03
+BLIND_DEV_NONE_FALSE_FLAGS = 0.05
+
+
+def test_blind_dev_goals_are_met():
+    scores = score(read_eval_set(BLIND_DEV_FILE))
+    assert rate(scores.recall(Tier.CRISIS)) >= BLIND_DEV_CRISIS_RECALL
+    assert rate(scores.recall(Tier.SUPPORT)) >= BLIND_DEV_SUPPORT_RECALL
+    assert rate(scores.false_flags(HEAVY_TOPIC)) <= BLIND_DEV_HEAVY_TOPIC_FALSE_FLAGS
+    assert rate(scores.false_flags()) <= BLIND_DEV_NONE_FALSE_FLAGS
 
 
 def test_support_recall_counts_crisis_but_exact_recall_does_not():
