@@ -7,6 +7,7 @@ A fresh RSA key is made for each test with ``openssl``; the public half is serve
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,7 +29,10 @@ DOMAIN = "reflect.example.org"
 def make_key(folder: Path, name: str = "dkim.pem") -> tuple[Path, str]:
     """A 2048-bit RSA key in PEM, and the TXT record that publishes its public half."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a DKIM key for the test")
+        message = "openssl is needed to make a DKIM key for the test"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must really sign and verify
+        pytest.skip(message)
     path = folder / name
     subprocess.run(
         ["openssl", "genrsa", "-out", str(path), "2048"], check=True, capture_output=True
