@@ -27,7 +27,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from forum.config import apply_proxy_fix, load_config
 
     load_config(app, config)
-    apply_proxy_fix(app)
 
     from forum.urls import RowIdConverter
 
@@ -82,4 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for name in app.config.get("EXTENSION_PACKAGES", DEFAULT_EXTENSION_PACKAGES):
         import_module(name).init_app(app)
 
+    # Outermost, around the front cache (forum/front_cache.py): every layer sees the
+    # client's own address and scheme.
+    apply_proxy_fix(app)
     return app

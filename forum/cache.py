@@ -34,6 +34,8 @@ from typing import Protocol
 
 from flask import Flask, Response, current_app, g, make_response, request, session
 
+from forum.front_cache import SHAREABLE_HEADER
+
 log = logging.getLogger(__name__)
 PREFIX = "hearth:page:"
 
@@ -217,7 +219,10 @@ def make_store(app: Flask) -> Store:
 
 
 def init_cache(app: Flask) -> None:
+    from forum.front_cache import init_front_cache
+
     app.extensions["hearth_cache"] = make_store(app)
+    init_front_cache(app)
 
 
 def store() -> Store:
@@ -326,4 +331,7 @@ def cached_page(key: str, render: Callable[[], str]) -> Response:
     response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Hearth-Cache"] = "miss" if g.get("hearth_cache_filled") else "hit"
+    # The page every anonymous reader shares: the front cache (forum/front_cache.py) may
+    # keep this finished response and replay it while the page's versions stay the same.
+    response.headers[SHAREABLE_HEADER] = "1"
     return response.make_conditional(request)  # type: ignore[return-value]

@@ -1,7 +1,9 @@
 """Flask extensions, created unbound; ``create_app`` binds them to an app."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -40,3 +42,20 @@ csrf = CSRFProtect()
 mail = Mail()
 # Storage comes from RATELIMIT_STORAGE_URI: memory:// for one process, redis:// for many.
 limiter = Limiter(key_func=get_remote_address)
+
+F = TypeVar("F", bound=Callable)
+
+
+def unlimited_read(view: F) -> F:
+    """Mark a view that no rate limit applies to when read (GET, HEAD): the limiter skips
+    its bookkeeping for such a request (a busy page's requests would pay for it)."""
+    view.hearth_unlimited_read = True  # type: ignore[attr-defined]
+    return view
+
+
+@limiter.request_filter
+def _unlimited_reads() -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "hearth_unlimited_read", False))

@@ -69,6 +69,12 @@ email_changed = _signals.signal(
     "email-changed",
     doc="""kwargs: ``user``, ``old_email``. The old address should be told.""",
 )
+display_name_changed = _signals.signal(
+    "display-name-changed",
+    doc="""Someone changed the name shown to others. kwargs: ``user`` (with the new name).
+    Sent after the change is flushed; a receiver bumps the data versions of pages it caches
+    that show the name.""",
+)
 role_changed = _signals.signal(
     "role-changed",
     doc="""kwargs: ``user``, ``old_role``, ``new_role``, ``actor`` (None: the command line).
@@ -84,7 +90,9 @@ post_created = _signals.signal(
     A receiver may RETURN a :class:`Hold` to keep the post from readers until a moderator
     reviews it; it must not set ``post.status`` itself. The core holds the post if any
     receiver asks, whatever order the receivers run in. Receivers may add rows (a review
-    item); they must not send anything to readers: ``post_published`` says when to.""",
+    item); they must not send anything to readers: ``post_published`` says when to. The
+    row is written as it will be published (``status`` visible, ``published_at`` set);
+    a hold takes that back in the same transaction, so no reader ever sees it.""",
 )
 post_published = _signals.signal(
     "post-published",

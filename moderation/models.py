@@ -81,11 +81,10 @@ class ReviewItem(Model):
     """Everything moderators need to decide about one post: its flags or its hold."""
 
     __tablename__ = "moderation_items"
-    __table_args__ = (Index("ix_moderation_items_state_priority", "state", "priority", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
-    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"), index=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("modules.id"))
     state: Mapped[ItemState] = mapped_column(enum_type(ItemState, 24), default=ItemState.PENDING)
     source: Mapped[ItemSource] = mapped_column(enum_type(ItemSource, 16))
     # For held items: the rule that matched and its words for the moderator.
@@ -118,6 +117,25 @@ class ReviewItem(Model):
     claimer: Mapped[User | None] = relationship(foreign_keys=[claimed_by])
 
 
+# The queue's order (highest priority first, then oldest) is in both indexes, so a page is
+# a walk of an index from where it starts, for one state, or for one module and state.
+Index(
+    "ix_moderation_items_queue",
+    ReviewItem.state,
+    ReviewItem.priority.desc(),
+    ReviewItem.created_at,
+    ReviewItem.id,
+)
+Index(
+    "ix_moderation_items_module_queue",
+    ReviewItem.module_id,
+    ReviewItem.state,
+    ReviewItem.priority.desc(),
+    ReviewItem.created_at,
+    ReviewItem.id,
+)
+
+
 class Flag(Model):
     __tablename__ = "moderation_flags"
     __table_args__ = (
@@ -131,10 +149,13 @@ class Flag(Model):
             sqlite_where=text("state = 'open' AND reporter_id IS NOT NULL"),
         ),
         Index("ix_moderation_flags_reporter_created", "reporter_id", "created_at"),
+        # An item's open flags by reason (the queue's counts and its reason filter) are
+        # read from the index alone.
+        Index("ix_moderation_flags_item_state_reason", "item_id", "state", "reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("moderation_items.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("moderation_items.id"))
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     # None: the system (a watched word set to "flag").
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -253,3 +274,16 @@ class AccountNote(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
+
+
+class QueueVersion(Model):
+    """The review queue's data version: one row, bumped at the commit of every transaction
+    that changed review items, flags or appeals (see moderation.services), so a queue page
+    cached under an older version is never served again."""
+
+    __tablename__ = "moderation_queue_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # A database made afresh (or a row made again) never shares cache entries with an older one.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,6 +7,7 @@ audit row through ``forum.audit.record`` and sends one of ``moderation.signals``
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,8 +15,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, exists, func, or_, update
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    event,
+    exists,
+    func,
+    literal,
+    or_,
+    union_all,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import ORMExecuteState, Session, joinedload, load_only
 
 from forum import audit
 from forum.accounts.models import Role, User
@@ -40,6 +59,7 @@ from moderation.models import (
     ItemSource,
     ItemState,
     Notice,
+    QueueVersion,
     ReviewItem,
     Sanction,
     SanctionKind,
@@ -47,6 +67,7 @@ from moderation.models import (
     WatchAction,
     WatchedWord,
 )
+from moderation.posting_rules import PostingRules, read_posting_rules
 from moderation.signals import appeal_decided, moderation_decided, sanction_applied
 
 DEFAULTS: dict[str, Any] = {
@@ -329,13 +350,20 @@ def _phrase_matches(phrase: str, normalised: str) -> bool:
     return bool(wanted) and re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", normalised) is not None
 
 
-def watched_matches(text: str) -> dict[WatchAction, list[str]]:
-    """The watched words or phrases ``text`` contains, by what each is set to do."""
+def watched_matches(
+    text: str, words: tuple[tuple[str, WatchAction], ...] | None = None
+) -> dict[WatchAction, list[str]]:
+    """The watched words or phrases ``text`` contains, by what each is set to do.
+
+    ``words``: the (phrase, action) list already read (PostingRules.words), else read now.
+    """
+    if words is None:
+        words = read_posting_rules().words
     normalised = normalise_text(text)
     found: dict[WatchAction, list[str]] = {}
-    for word in db.session.execute(db.select(WatchedWord).order_by(WatchedWord.id)).scalars():
-        if _phrase_matches(word.phrase, normalised):
-            found.setdefault(word.action, []).append(word.phrase)
+    for phrase, action in words:
+        if _phrase_matches(phrase, normalised):
+            found.setdefault(action, []).append(phrase)
     return found
 
 
@@ -353,22 +381,16 @@ def _is_new_account(author: User, post: Post) -> bool:
     return published < setting("MODERATION_NEW_ACCOUNT_POSTS")
 
 
-def _is_repeat(post: Post) -> bool:
-    since = utcnow() - timedelta(hours=setting("MODERATION_DUPLICATE_HOURS"))
+def repeats_since() -> datetime:
+    """Since when a new post is compared with its author's posts in other threads."""
+    return utcnow() - timedelta(hours=setting("MODERATION_DUPLICATE_HOURS"))
+
+
+def _is_repeat(post: Post, others: tuple[str, ...]) -> bool:
+    # ``others``: the author's latest texts in other threads (PostingRules.recent_texts).
     mine = normalise_text(post.body_source)
     if len(mine) < 20:
         return False  # "Thank you" twice is not spam
-    others = db.session.execute(
-        db.select(Post.body_source)
-        .where(
-            Post.author_id == post.author_id,
-            Post.id != post.id,
-            Post.prompt_id != post.prompt_id,
-            Post.created_at >= since,
-        )
-        .order_by(Post.id.desc())
-        .limit(50)
-    ).scalars()
     return any(normalise_text(body) == mine for body in others)
 
 
@@ -392,17 +414,31 @@ HOLD_WORDS = {
 }
 
 
-def hold_for_new_post(post: Post) -> Hold | None:
-    """The post_created rules: a Hold (and a review item) if the post must wait."""
+def hold_for_new_post(post: Post, rules: PostingRules | None = None) -> Hold | None:
+    """The post_created rules: a Hold (and a review item) if the post must wait.
+
+    ``rules``: the thread's lock, the watched words and the author's recent posts in other
+    threads if this request already read them (check_writing); else one statement reads
+    them now.
+    """
     author = post.author if post.author is not None else db.session.get(User, post.author_id)
     assert author is not None
     if author.has_role(Role.MODERATOR):
         return None
     hold: Hold | None = None
-    lock = thread_lock(post.prompt_id)
-    matches = watched_matches(post.body_source)
-    if lock is not None:
-        hold = Hold("thread_locked", f"Written in a locked thread ({lock.reason}).")
+    if (
+        rules is None
+        or rules.prompt_id != post.prompt_id
+        or rules.author_id != post.author_id
+        or rules.recent_texts is None
+    ):
+        rules = read_posting_rules(
+            post.prompt_id, author_id=post.author_id, since=repeats_since(), post_id=post.id
+        )
+    assert rules.recent_texts is not None
+    matches = watched_matches(post.body_source, rules.words)
+    if rules.lock_reason is not None:
+        hold = Hold("thread_locked", f"Written in a locked thread ({rules.lock_reason}).")
     elif WatchAction.BLOCK in matches:
         hold = Hold(
             "blocked_word", "Contains a blocked word: " + ", ".join(matches[WatchAction.BLOCK])
@@ -413,7 +449,7 @@ def hold_for_new_post(post: Post) -> Hold | None:
         )
     elif LINK_RE.search(post.body_source) and _is_new_account(author, post):
         hold = Hold("first_post_with_link", "A new account's early post with a link.")
-    elif _is_repeat(post):
+    elif _is_repeat(post, rules.recent_texts):
         hold = Hold("repeated_post", "The same text from the same person in another thread.")
     if hold is not None:
         item = _open_item(post, ItemSource.HOLD)
@@ -460,22 +496,27 @@ class BlockedWords(ServiceError):
     """The text contains a blocked word; the writer can change it (422, text kept)."""
 
 
-def check_posting_allowed(user: User, prompt_id: int | None, body: str | None) -> None:
+def check_posting_allowed(
+    user: User, prompt_id: int | None, body: str | None, rules: PostingRules | None = None
+) -> None:
     """Raise, in words, if moderation refuses this writing before it is saved.
 
     A sanction says why and until when; a locked thread says so; a blocked word names
-    itself so the writer can change it.
+    itself so the writer can change it. ``rules``: the thread's lock and watched words if
+    already read (one statement, read here otherwise; moderators need neither).
     """
     if user.is_authenticated and user.is_suspended:
         sanction = active_sanction(user)
         if sanction is not None:
             raise PostingForbidden(sanction_message(sanction))
-    if prompt_id is not None:
-        lock = thread_lock(prompt_id)
-        if lock is not None and not user.has_role(Role.MODERATOR):
-            raise PostingForbidden(f"This thread is locked by the moderators: {lock.reason}")
-    if body and not user.has_role(Role.MODERATOR):
-        blocked = watched_matches(body).get(WatchAction.BLOCK)
+    if user.has_role(Role.MODERATOR) or (prompt_id is None and not body):
+        return
+    if rules is None or rules.prompt_id != prompt_id:
+        rules = read_posting_rules(prompt_id)
+    if prompt_id is not None and rules.lock_reason is not None:
+        raise PostingForbidden(f"This thread is locked by the moderators: {rules.lock_reason}")
+    if body:
+        blocked = watched_matches(body, rules.words).get(WatchAction.BLOCK)
         if blocked:
             raise BlockedWords(
                 "This can't be posted because it contains words our community guidelines "
@@ -692,31 +733,109 @@ class QueueFilter:
     module_id: int | None = None
 
 
-def queue_query(filters: QueueFilter):
-    query = (
-        db.select(ReviewItem)
-        .where(ReviewItem.state == filters.state)
-        .options(
-            joinedload(ReviewItem.post)
-            .load_only(Post.id, Post.status, Post.prompt_id, Post.author_id)
-            .joinedload(Post.prompt)
-            .load_only(Prompt.id, Prompt.title, Prompt.module_id),
-            joinedload(ReviewItem.snapshot_author).load_only(User.id, User.display_name),
-            joinedload(ReviewItem.claimer).load_only(User.id, User.display_name),
-        )
-        .order_by(ReviewItem.priority.desc(), ReviewItem.created_at, ReviewItem.id)
-    )
-    if filters.module_id is not None:
-        query = query.where(ReviewItem.module_id == filters.module_id)
-    if filters.reason is not None:
-        query = query.where(
+# Highest priority first, then oldest: the order of ix_moderation_items_queue and
+# ix_moderation_items_module_queue, so a page is a walk of one of them.
+QUEUE_ORDER = (ReviewItem.priority.desc(), ReviewItem.created_at, ReviewItem.id)
+
+# What a queue card shows, and nothing else (no source text, no whole rows).
+_QUEUE_COLUMNS = (
+    ReviewItem.id,
+    ReviewItem.state,
+    ReviewItem.source,
+    ReviewItem.hold_reason,
+    ReviewItem.priority,
+    ReviewItem.distressing,
+    ReviewItem.auto_hidden,
+    ReviewItem.snapshot_html,
+    ReviewItem.snapshot_author_id,
+    ReviewItem.created_at,
+    ReviewItem.claimed_by,
+    ReviewItem.claimed_until,
+    Post.prompt_id,
+)
+
+
+@functools.cache
+def _queue_statements(by_module: bool, by_reason: bool) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page of rows for one kind of filter, built once per process."""
+    conditions: list[ColumnElement[bool]] = [ReviewItem.state == bindparam("state")]
+    if by_module:
+        conditions.append(ReviewItem.module_id == bindparam("module_id"))
+    if by_reason:
+        conditions.append(
             exists().where(
                 Flag.item_id == ReviewItem.id,
                 Flag.state == FlagState.OPEN,
-                Flag.reason == filters.reason,
+                Flag.reason == bindparam("reason"),
             )
         )
-    return query
+    count = db.select(func.count()).select_from(ReviewItem).where(*conditions)
+    # The page's ids come from the index alone (skipping earlier pages reads no rows);
+    # only those rows are then read, with their post's thread.
+    page_ids = (
+        db.select(ReviewItem.id)
+        .where(*conditions)
+        .order_by(*QUEUE_ORDER)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    rows = (
+        db.select(*_QUEUE_COLUMNS)
+        .join(Post, Post.id == ReviewItem.post_id)
+        .where(ReviewItem.id.in_(page_ids.scalar_subquery()))
+        .order_by(*QUEUE_ORDER)
+    )
+    return count, rows
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue as data: rows of the columns it shows, never whole objects."""
+
+    items: list[Row[Any]]
+    total: int
+    page: int
+    pages: int
+    reasons: dict[int, dict[FlagReason, int]]
+    appeals: list[Row[Any]]
+
+
+def queue_page(moderator: User, filters: QueueFilter, page: int, per_page: int) -> QueuePage | None:
+    """One page of the review queue in four statements whatever the queue's size.
+
+    None past the last page. Names and thread titles are not here: they change
+    outside moderation, so they are read for every request (queue_state, queue_labels).
+    """
+    _require_moderator(moderator)
+    count, rows = _queue_statements(filters.module_id is not None, filters.reason is not None)
+    params = {
+        "state": filters.state,
+        "module_id": filters.module_id,
+        "reason": filters.reason,
+        "limit": per_page,
+        "offset": (page - 1) * per_page,
+    }
+    conn = db.session.connection()
+    total = conn.execute(count, params).scalar_one()
+    pages = -(-total // per_page)
+    if page > max(1, pages):
+        return None
+    items = list(conn.execute(rows, params).all())
+    return QueuePage(
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        reasons=reasons_for([item.id for item in items]),
+        appeals=pending_appeals(),
+    )
+
+
+_REASONS_FOR = (
+    db.select(Flag.item_id, Flag.reason, func.count())
+    .where(Flag.item_id.in_(bindparam("item_ids", expanding=True)), Flag.state == FlagState.OPEN)
+    .group_by(Flag.item_id, Flag.reason)
+)
 
 
 def reasons_for(item_ids: list[int]) -> dict[int, dict[FlagReason, int]]:
@@ -724,36 +843,165 @@ def reasons_for(item_ids: list[int]) -> dict[int, dict[FlagReason, int]]:
     found: dict[int, dict[FlagReason, int]] = {item_id: {} for item_id in item_ids}
     if not item_ids:
         return found
-    rows = db.session.execute(
-        db.select(Flag.item_id, Flag.reason, func.count(Flag.id))
-        .where(Flag.item_id.in_(item_ids), Flag.state == FlagState.OPEN)
-        .group_by(Flag.item_id, Flag.reason)
-    ).all()
+    rows = db.session.connection().execute(_REASONS_FOR, {"item_ids": item_ids}).all()
     for item_id, reason, count in rows:
         found[item_id][reason] = count
     return found
 
 
-def modules_for_filter() -> list[Module]:
-    return list(
-        db.session.execute(
-            db.select(Module).options(load_only(Module.id, Module.title)).order_by(Module.id)
-        ).scalars()
+_PENDING_APPEALS = (
+    db.select(Appeal.id, Appeal.item_id, Appeal.appellant_id, Appeal.created_at)
+    .where(Appeal.state == AppealState.PENDING)
+    .order_by(Appeal.created_at, Appeal.id)
+)
+
+
+def pending_appeals() -> list[Row[Any]]:
+    """Appeals waiting for a moderator, oldest first: what the queue's list of them shows."""
+    return list(db.session.connection().execute(_PENDING_APPEALS).all())
+
+
+@dataclass(frozen=True)
+class QueueLabels:
+    """What a queue page shows that belongs to other parts of the forum."""
+
+    names: dict[int, str]  # display names by user id
+    titles: dict[int, str]  # thread titles by prompt id
+
+
+_QUEUE_LABELS = union_all(
+    db.select(literal("u"), User.id, User.display_name).where(
+        User.id.in_(bindparam("user_ids", expanding=True))
+    ),
+    db.select(literal("p"), Prompt.id, Prompt.title).where(
+        Prompt.id.in_(bindparam("prompt_ids", expanding=True))
+    ),
+)
+
+
+def queue_labels(user_ids: list[int], prompt_ids: list[int]) -> QueueLabels:
+    """People's names and thread titles for a page of the queue, in one light statement.
+
+    They change outside moderation (a new name, an imported course), so the cached queue
+    keeps marks where they go and every request reads them fresh.
+    """
+    names: dict[int, str] = {}
+    titles: dict[int, str] = {}
+    rows = db.session.connection().execute(
+        _QUEUE_LABELS, {"user_ids": user_ids, "prompt_ids": prompt_ids}
+    )
+    for kind, row_id, label in rows.all():
+        (names if kind == "u" else titles)[row_id] = label
+    return QueueLabels(names=names, titles=titles)
+
+
+# --- the queue's data version ------------------------------------------------------------
+#
+# The rendered queue is cached per data version (moderation.views). The version is one row,
+# bumped by every transaction that changed review items, flags or appeals. Which do is
+# seen by the session itself, so no writer (here, in a receiver, a CLI or a future feature)
+# can forget: a flush that writes such rows, or an UPDATE/DELETE statement on their tables,
+# marks the session, and the bump is the last statement before COMMIT. Last, because it is
+# one row every such transaction updates: taken at the end it is never held while waiting
+# for another lock, so two writers can't deadlock on it, and it is held only for the commit.
+
+_QUEUE_CHANGED = "moderation_queue_changed"
+_QUEUE_ENTITIES = (ReviewItem, Flag, Appeal)
+_QUEUE_TABLES = frozenset(m.__tablename__ for m in _QUEUE_ENTITIES)
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the queue's cache key is made of, and the labels read with it."""
+
+    version: str | None  # None: not kept yet (a database made without migrations)
+    modules: list[tuple[int, str]]  # every module, for the filter, in order
+    labels: QueueLabels  # names and titles of the ids asked for
+
+
+_NOTHING = literal(None, String)
+
+# The version's row, every module, and the names and titles asked for, in one statement.
+# The row's time is only part of a key: read as text, so no row needs converting.
+_QUEUE_STATE = union_all(
+    db.select(
+        literal("v"), QueueVersion.version, _NOTHING, sql_cast(QueueVersion.created_at, String)
+    ).where(QueueVersion.id == 1),
+    db.select(literal("m"), Module.id, Module.title, _NOTHING),
+    db.select(literal("u"), User.id, User.display_name, _NOTHING).where(
+        User.id.in_(bindparam("user_ids", expanding=True))
+    ),
+    db.select(literal("p"), Prompt.id, Prompt.title, _NOTHING).where(
+        Prompt.id.in_(bindparam("prompt_ids", expanding=True))
+    ),
+)
+
+
+def queue_state(user_ids: list[int], prompt_ids: list[int]) -> QueueState:
+    """The queue's data version, its filter's modules, and the names and titles of the
+    people and threads asked for (those of the page last shown), in one light statement.
+
+    The modules, names and titles change outside moderation, so they are read on every
+    request. With no version yet, nothing may be cached.
+    """
+    version = None
+    modules: list[tuple[int, str]] = []
+    names: dict[int, str] = {}
+    titles: dict[int, str] = {}
+    rows = db.session.connection().execute(
+        _QUEUE_STATE, {"user_ids": user_ids, "prompt_ids": prompt_ids}
+    )
+    for kind, number, label, created_at in rows.all():
+        if kind == "v":
+            version = f"{created_at}.{number}"
+        elif kind == "m":
+            modules.append((number, label))
+        elif kind == "u":
+            names[number] = label
+        else:
+            titles[number] = label
+    modules.sort()
+    return QueueState(version, modules, QueueLabels(names=names, titles=titles))
+
+
+def _mark_flushed_queue_rows(session: Session, _context: Any) -> None:
+    if session.info.get(_QUEUE_CHANGED):
+        return
+    for changed in (session.new, session.dirty, session.deleted):
+        if any(isinstance(row, _QUEUE_ENTITIES) for row in changed):
+            session.info[_QUEUE_CHANGED] = True
+            return
+
+
+def _mark_queue_statements(state: ORMExecuteState) -> None:
+    if state.is_select or state.session.info.get(_QUEUE_CHANGED):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _QUEUE_TABLES:
+        state.session.info[_QUEUE_CHANGED] = True
+
+
+def _bump_queue_version(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # the outer transaction's commit bumps
+    session.flush()  # changes still pending are part of this transaction: see them first
+    if not session.info.pop(_QUEUE_CHANGED, False):
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # An upsert: the row is made by the migration, or here if it is missing.
+    session.execute(
+        insert(QueueVersion)
+        .values(id=1, version=1, created_at=utcnow())
+        .on_conflict_do_update(
+            index_elements=[QueueVersion.id], set_={"version": QueueVersion.version + 1}
+        )
     )
 
 
-def pending_appeals() -> list[Appeal]:
-    return list(
-        db.session.execute(
-            db.select(Appeal)
-            .where(Appeal.state == AppealState.PENDING)
-            .options(
-                joinedload(Appeal.appellant).load_only(User.id, User.display_name),
-                joinedload(Appeal.sanction),
-            )
-            .order_by(Appeal.created_at, Appeal.id)
-        ).scalars()
-    )
+event.listen(Session, "after_flush", _mark_flushed_queue_rows)
+event.listen(Session, "do_orm_execute", _mark_queue_statements)
+event.listen(Session, "before_commit", _bump_queue_version)
 
 
 def get_item(item_id: int) -> ReviewItem:

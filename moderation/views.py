@@ -14,10 +14,10 @@ from forum.audit import AuditEntry, AuditFilter, audit_query
 from forum.courses.models import Prompt
 from forum.database import utcnow
 from forum.errors import reshow_form_on_error
-from forum.extensions import db
-from forum.threads.models import Post, PostStatus
+from forum.extensions import db, unlimited_read
+from forum.threads.models import Post
 from forum.threads.services import can_view_post
-from moderation import services
+from moderation import queue_cache, services
 from moderation.forms import (
     AppealForm,
     BulkSpamForm,
@@ -204,26 +204,18 @@ def _queue_filter() -> services.QueueFilter:
 
 
 @bp.get("/moderation/queue")
+@unlimited_read
 @moderator_required
 def queue():
     filters = _queue_filter()
-    pagination = _paginate(
-        services.queue_query(filters), current_app.config["MODERATION_ITEMS_PER_PAGE"]
+    found = queue_cache.shared_queue(
+        current_user, filters, _page(), current_app.config["MODERATION_ITEMS_PER_PAGE"]
     )
-    items = list(pagination.items)
+    if found is None:
+        abort(404)  # past the last page
+    shared, labels = found
     return render_template(
-        "moderation/queue.html",
-        items=items,
-        pager=pagination,
-        filters=filters,
-        reasons=services.reasons_for([item.id for item in items]),
-        reason_labels=FLAG_REASON_LABELS,
-        modules=services.modules_for_filter(),
-        appeals=services.pending_appeals(),
-        states=list(ItemState),
-        bulk_form=BulkSpamForm(formdata=None),
-        PostStatus=PostStatus,
-        now=utcnow(),
+        "moderation/queue.html", shared=queue_cache.fill(shared, labels, current_user)
     )
 
 

@@ -44,11 +44,13 @@ DEFAULTS = {
 
 def init_app(app: Flask) -> None:
     from forum.templating import register_template_hook
+    from forum.threads.frames import register_thread_variant
     from notifications import (
         models,  # noqa: F401  (tables for create_all and Alembic)
         moderation_mail,
         receivers,
         services,
+        subscriptions,
         support_mail,
         views,
     )
@@ -75,13 +77,21 @@ def init_app(app: Flask) -> None:
     register_template_hook(app, "module_actions", "notifications/_module_subscription.html")
     register_template_hook(app, "nav", "notifications/_nav.html")
     register_template_hook(app, "settings_links", "notifications/_settings_link.html")
+    # The thread page a signed-in reader gets from a shared frame differs by this
+    # (forum/threads/frames.py): the thread's email form shows the reader's setting.
+    register_thread_variant(
+        app,
+        "email",
+        subscriptions.THREAD_VARIANT_COLUMNS,
+        subscriptions.thread_subscription_variant,
+    )
 
     @app.context_processor
     def _subscription_helpers():
         from flask_login import current_user
 
         return {
-            "thread_email_state": lambda prompt: services.thread_subscription_state(
+            "thread_email_state": lambda prompt: subscriptions.thread_email_state_for_page(
                 current_user, prompt
             ),
             "module_email_state": lambda module: services.module_subscription_state(

@@ -25,10 +25,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from forum.audit import subject_of
 from forum.claims import claim_due
@@ -98,20 +99,34 @@ def queue_event(
         except (TypeError, ValueError) as exc:
             raise ValueError(f"an event payload must be JSON: {exc}") from None
     now = utcnow()
-    event = NotificationEvent(
-        kind=kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        payload=data,
-        due_at=due_at or now,
-        status=EventStatus.PENDING,
-        fanout_cursor=0,
-        attempts=0,
-        created_at=now,
-    )
+    values = {
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": data,
+        "due_at": due_at or now,
+        "status": EventStatus.PENDING,
+        "fanout_cursor": 0,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": None,
+        "claimed_by": None,
+        "claimed_until": None,
+        "created_at": now,
+        "finished_at": None,
+    }
+    # One INSERT ... RETURNING id on the session's connection (every post that is
+    # published queues one, so it stays off the unit of work); the object joins the
+    # session as loaded, exactly as the row is.
+    event_id = db.session.connection().execute(_INSERT_EVENT, values).scalar_one()
+    event = NotificationEvent(id=event_id, **values)
+    make_transient_to_detached(event)
     db.session.add(event)
-    db.session.flush()
     return event
+
+
+_events = cast(Table, NotificationEvent.__table__)
+_INSERT_EVENT = insert(_events).returning(_events.c.id)
 
 
 def cancel_events(kind: str, subject: Any) -> int:

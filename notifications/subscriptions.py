@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from flask import g
+from sqlalchemy import bindparam, select, text
 
 from forum.accounts.models import User
 from forum.courses.models import Module, Prompt
@@ -38,24 +39,68 @@ class SubscriptionState:
     via_module: bool = False  # the state comes from watching the thread's module
 
 
+# Built once: on every signed-in thread page, building it would cost more than running it.
+_THREAD_STATE = select(Subscription.prompt_id, Subscription.mode).where(
+    Subscription.user_id == bindparam("user_id"),
+    (Subscription.prompt_id == bindparam("prompt_id"))
+    | (Subscription.module_id == bindparam("module_id")),
+)
+
+
+def _thread_state(own_mode: str | None, module_mode: str | None) -> SubscriptionState:
+    # The thread's own row, else the module's (unless muted there), else none.
+    if own_mode is not None:
+        return SubscriptionState(own_mode)
+    if module_mode is not None and module_mode != SubscriptionMode.MUTED:
+        return SubscriptionState(module_mode, via_module=True)
+    return SubscriptionState(NO_SUBSCRIPTION)
+
+
 def thread_subscription_state(user: User | None, prompt: Prompt) -> SubscriptionState | None:
     """What ``user`` gets for this thread: its own row, else the module's, else none."""
     if user is None or not user.is_authenticated:
         return None
     # The thread's row and the module's in one statement (the thread page's budget).
     rows = db.session.execute(
-        select(Subscription.prompt_id, Subscription.mode).where(
-            Subscription.user_id == user.id,
-            (Subscription.prompt_id == prompt.id) | (Subscription.module_id == prompt.module_id),
-        )
+        _THREAD_STATE,
+        {"user_id": user.id, "prompt_id": prompt.id, "module_id": prompt.module_id},
     ).all()
-    own = next((row for row in rows if row.prompt_id == prompt.id), None)
-    if own is not None:
-        return SubscriptionState(own.mode)
-    module_row = next((row for row in rows if row.prompt_id is None), None)
-    if module_row is not None and module_row.mode != SubscriptionMode.MUTED:
-        return SubscriptionState(module_row.mode, via_module=True)
-    return SubscriptionState(NO_SUBSCRIPTION)
+    own = next((row.mode for row in rows if row.prompt_id == prompt.id), None)
+    module_mode = next((row.mode for row in rows if row.prompt_id is None), None)
+    return _thread_state(own, module_mode)
+
+
+# The reader's rows for a thread (prompts.id) and its module, as columns of the thread
+# page's version statement (forum/threads/frames.py: register_thread_variant).
+THREAD_VARIANT_COLUMNS = (
+    select(Subscription.mode)
+    .where(Subscription.user_id == bindparam("reader_id"), Subscription.prompt_id == Prompt.id)
+    .scalar_subquery(),
+    select(Subscription.mode)
+    .where(
+        Subscription.user_id == bindparam("reader_id"),
+        Subscription.module_id == Prompt.module_id,
+    )
+    .scalar_subquery(),
+)
+
+
+def thread_subscription_variant(user: User, prompt_ref: tuple[int, int], values: tuple) -> list:
+    """The reader's email setting for a thread, from THREAD_VARIANT_COLUMNS' values, as
+    the thread page's frame is kept by: [mode, via_module]."""
+    state = _thread_state(*values)
+    # The page's own email form shows the same state: it needn't be read again.
+    g.hearth_thread_email_state = (user.id, prompt_ref[0], state)
+    return [state.mode, state.via_module]
+
+
+def thread_email_state_for_page(user: User, prompt: Prompt) -> SubscriptionState | None:
+    """``thread_subscription_state`` for the thread page's email form: the one already read
+    for this request's page, if it was."""
+    known = g.get("hearth_thread_email_state")
+    if known is not None and known[0] == user.id and known[1] == prompt.id:
+        return known[2]
+    return thread_subscription_state(user, prompt)
 
 
 def module_subscription_state(user: User | None, module: Module) -> SubscriptionState | None:
@@ -123,14 +168,25 @@ def list_subscriptions(user: User) -> list[tuple[Subscription, Prompt | None, Mo
     return [(row[0], row[1], row[2]) for row in rows]
 
 
+# Every post runs it: text (the same on SQLite and PostgreSQL), because the dialects'
+# ON CONFLICT constructs can't be cached and would be compiled again for every post.
+_SUBSCRIBE_AUTHOR = text(
+    "INSERT INTO notification_subscriptions (user_id, prompt_id, module_id, mode, created_at) "
+    "VALUES (:user_id, :prompt_id, NULL, :mode, :created_at) ON CONFLICT DO NOTHING"
+).bindparams(
+    bindparam("mode", type_=Subscription.__table__.c.mode.type),
+    bindparam("created_at", type_=Subscription.__table__.c.created_at.type),
+)
+
+
 def subscribe_author(post: Post) -> None:
     """Posting in a thread subscribes you to it (held posts too: replies will come)."""
-    db.session.execute(
-        insert_ignoring_duplicates(Subscription).values(
-            user_id=post.author_id,
-            prompt_id=post.prompt_id,
-            module_id=None,
-            mode=SubscriptionMode.WATCHING,
-            created_at=utcnow(),
-        )
+    db.session.connection().execute(
+        _SUBSCRIBE_AUTHOR,
+        {
+            "user_id": post.author_id,
+            "prompt_id": post.prompt_id,
+            "mode": SubscriptionMode.WATCHING,
+            "created_at": utcnow(),
+        },
     )

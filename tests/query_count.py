@@ -25,11 +25,16 @@ def statements(app) -> Iterator[list[str]]:
 
     with app.app_context():
         engine = db.engine
+    # The front cache reads an anonymous page's versions on a connection of its own.
+    front = app.extensions.get("hearth_front_cache")
+    listeners = front.versions.listeners if front is not None else []
+    listeners.append(seen.append)
     event.listen(engine, "before_cursor_execute", _record)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", _record)
+        listeners.remove(seen.append)
 
 
 def writes(seen: list[str]) -> list[str]:

@@ -398,6 +398,7 @@ def change_display_name(user: User, display_name: str) -> User:
     from forum.threads.services import touch_threads_by_author
 
     touch_threads_by_author(user.id)
+    signals.display_name_changed.send(_app(), user=user)
     return user
 
 

@@ -167,13 +167,20 @@ def find_prompt(course_slug: str, module_slug: str, prompt_slug: str) -> Prompt 
     ).scalar_one_or_none()
 
 
-_THREAD_VERSION = (
+# The data versions each anonymous page is cached by (forum/front_cache.py), each in one
+# light statement by the URL's slugs; no row: no such page. The course's id and
+# created_at mean a database made afresh never shares entries with an older one.
+#
+# A thread: the course's version (bumped by every import that changes it: titles, prompt
+# text) and the prompt's (bumped by every change to its thread); then the prompt's module.
+THREAD_VERSION = (
     select(
         Course.id,
         Course.created_at,
         Course.version,
         Prompt.id,
         Prompt.version,
+        Prompt.module_id,
     )
     .select_from(Prompt)
     .join(Module, Prompt.module_id == Module.id)
@@ -186,29 +193,6 @@ _THREAD_VERSION = (
 )
 
 
-def thread_version(course_slug: str, module_slug: str, prompt_slug: str) -> str | None:
-    """The data version of a thread's pages (None: no such thread), in one light statement.
-
-    The course's version (bumped by every import that changes it: titles, prompt text)
-    and the prompt's (bumped by every change to its thread). No ORM objects: a reader
-    served from the cache costs this statement and nothing else.
-    """
-    row = (
-        db.session.connection()
-        .execute(
-            _THREAD_VERSION,
-            {"course_slug": course_slug, "module_slug": module_slug, "prompt_slug": prompt_slug},
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    course_id, created_at, course_version, prompt_id, prompt_version = row
-    # created_at: a database made afresh never shares cache entries with an older one.
-    stamp = created_at.timestamp()
-    return f"{course_id}.{stamp}.{course_version}:{prompt_id}.{prompt_version}"
-
-
 def find_module(course_slug: str, module_slug: str) -> Module | None:
     """A module by its slugs, with its course, in one statement."""
     return db.session.execute(
@@ -219,7 +203,10 @@ def find_module(course_slug: str, module_slug: str) -> Module | None:
     ).scalar_one_or_none()
 
 
-_MODULE_VERSION = (
+# A module: the course's version (every import that changes it, the only way a prompt is
+# added) and the sum of its prompts' versions (each bumped by every change to its
+# thread, so the sum only grows); the module page shows nothing else.
+MODULE_VERSION = (
     select(
         Course.id,
         Course.created_at,
@@ -234,37 +221,11 @@ _MODULE_VERSION = (
     .where(Course.slug == bindparam("course_slug"), Module.slug == bindparam("module_slug"))
 )
 
-_COURSE_VERSION = select(Course.id, Course.created_at, Course.version).where(
+# A course: its version (the course page shows its modules and prompts: only an import
+# changes them).
+COURSE_VERSION = select(Course.id, Course.created_at, Course.version).where(
     Course.slug == bindparam("course_slug")
 )
-
-
-def module_version(course_slug: str, module_slug: str) -> str | None:
-    """The data version of a module's page (None: no such module), in one light statement.
-
-    The course's version (bumped by every import that changes it, which is also the only
-    way a prompt is added) and the sum of its prompts' versions (each bumped by every
-    change to its thread, so the sum only grows); the module page shows nothing else.
-    """
-    row = (
-        db.session.connection()
-        .execute(_MODULE_VERSION, {"course_slug": course_slug, "module_slug": module_slug})
-        .first()
-    )
-    if row is None:
-        return None
-    course_id, created_at, version, module_id, prompt_versions = row
-    return f"{course_id}.{created_at.timestamp()}.{version}:{module_id}.{prompt_versions}"
-
-
-def course_version(course_slug: str) -> str | None:
-    """The data version of a course's page (None: no such course): only an import changes
-    what it shows."""
-    row = db.session.connection().execute(_COURSE_VERSION, {"course_slug": course_slug}).first()
-    if row is None:
-        return None
-    course_id, created_at, version = row
-    return f"{course_id}.{created_at.timestamp()}.{version}"
 
 
 def list_courses() -> list[Course]:

@@ -4,18 +4,25 @@ from flask import Blueprint, abort, render_template
 
 from forum import cache
 from forum.courses.services import (
+    COURSE_VERSION,
+    MODULE_VERSION,
     SLUG_RE,
     course_page,
-    course_version,
     find_module,
     list_courses,
-    module_version,
 )
+from forum.extensions import unlimited_read
+from forum.front_cache import page_version, register_anonymous_page
 
 bp = Blueprint("courses", __name__)
+# An anonymous reader's course and module pages are replayed by the front cache while
+# these versions hold (forum/front_cache.py).
+bp.record_once(lambda state: register_anonymous_page(state.app, "courses.course", COURSE_VERSION))
+bp.record_once(lambda state: register_anonymous_page(state.app, "courses.module", MODULE_VERSION))
 
 
 @bp.get("/")
+@unlimited_read
 def index():
     return render_template("courses/index.html", courses=list_courses())
 
@@ -32,6 +39,7 @@ def _cacheable() -> bool:
 
 
 @bp.get("/c/<course_slug>")
+@unlimited_read
 def course(course_slug: str):
     _check_slugs(course_slug)
 
@@ -42,7 +50,7 @@ def course(course_slug: str):
         return render_template("courses/course.html", course=found)
 
     if _cacheable():
-        version = course_version(course_slug)
+        version = page_version("courses.course", course_slug=course_slug)
         if version is None:
             abort(404)
         return cache.cached_page(f"course:{version}", _render)
@@ -50,6 +58,7 @@ def course(course_slug: str):
 
 
 @bp.get("/c/<course_slug>/<module_slug>")
+@unlimited_read
 def module(course_slug: str, module_slug: str):
     _check_slugs(course_slug, module_slug)
 
@@ -60,7 +69,7 @@ def module(course_slug: str, module_slug: str):
         return render_template("courses/module.html", course=found.course, module=found)
 
     if _cacheable():
-        version = module_version(course_slug, module_slug)
+        version = page_version("courses.module", course_slug=course_slug, module_slug=module_slug)
         if version is None:
             abort(404)
         return cache.cached_page(f"module:{version}", _render)

@@ -172,6 +172,23 @@ class Concern(Model):
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
 
 
+class QueueVersion(Model):
+    """The data version of one course's part of the facilitators' queue.
+
+    Bumped (``forum.support.services.touch_queue``) in the same transaction as every change
+    the queue page shows: a triage row's rank, state, labels or claim, a learner's or a
+    facilitator's name. The rendered queue is cached under these versions, so it is never
+    stale. A course without a row is at version 0.
+    """
+
+    __tablename__ = "support_queue_versions"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id"), primary_key=True, autoincrement=False
+    )
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class TriageItem(Model):
     """One subject in the facilitators' queue, with everything the queue page orders by."""
 

@@ -3,18 +3,21 @@ and the triage rows that order the queue. Services flush; the request or command
 
 Every change that can move an item in the queue goes through :func:`_refresh`, which
 recomputes the item's denormalised ``rank`` from what is open on it, so the queue page
-is one indexed query (see ``forum.support.queue``).
+is one indexed query (see ``forum.support.queue``). Every change the queue page shows
+also bumps the course's queue version (:func:`touch_queue`) in the same transaction: the
+rendered queue is cached under it.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_request_context, session
 from flask_login import current_user
-from sqlalchemy import delete, func
+from sqlalchemy import Table, delete, func
+from sqlalchemy.dialects import postgresql, sqlite
 
 from forum.accounts.models import Role, User
 from forum.claims import claim, release
@@ -26,6 +29,7 @@ from forum.service_errors import Conflict, NotFound, PermissionDenied, ServiceEr
 from forum.signals import (
     concern_raised,
     crisis_signal_detected,
+    display_name_changed,
     post_created,
     post_edited,
     sender,
@@ -39,6 +43,7 @@ from forum.support.models import (
     Concern,
     ConcernStatus,
     FacilitatorAssignment,
+    QueueVersion,
     Rank,
     RequestStatus,
     SubjectType,
@@ -176,6 +181,32 @@ def _audit(actor: User | None, action: str, subject: Any, **details: Any) -> Non
     audit.record(actor, action, subject, **details)
 
 
+# --- the queue's data versions -----------------------------------------------------------
+
+
+def touch_queue(*course_ids: int) -> None:
+    """Bump these courses' queue versions: their cached queue pages are never served again.
+
+    Called in the same transaction as every change the queue shows. An upsert, as a
+    course has no version row until its queue first changes.
+    """
+    if not course_ids:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, QueueVersion.__table__)
+    statement = insert(table).on_conflict_do_update(
+        index_elements=[table.c.course_id], set_={"version": table.c.version + 1}
+    )
+    db.session.execute(statement, [{"course_id": c, "version": 1} for c in sorted(course_ids)])
+
+
+def _on_display_name_changed(_app: Flask, user: User, **_extra: Any) -> None:
+    # A learner's or a facilitator's name is in every queue row about or claimed by them;
+    # a rename is rare, so every course's queue starts afresh.
+    touch_queue(*db.session.execute(db.select(Course.id)).scalars())
+
+
 # --- triage rows -------------------------------------------------------------------------
 
 
@@ -265,6 +296,7 @@ def _refresh(item: TriageItem, now: datetime) -> None:
         item.resolved_at = now
     item.updated_at = now
     db.session.flush()
+    touch_queue(item.course_id)
 
 
 def _open_urgency(subject_type: SubjectType, subject_id: int) -> Urgency | None:
@@ -361,6 +393,8 @@ def entry_edited(entry: JournalEntry, now: datetime) -> SupportSignal | None:
     if item.state != TriageState.WAITING:
         _reopen(item, now)
     item.edited_since_reply = entry.edited_since_reply
+    # Shown in the queue even when the detector fails below and nothing refreshes the item.
+    touch_queue(item.course_id)
     return note_text(entry, entry.body_source, now)
 
 
@@ -433,6 +467,7 @@ def connect(app: Flask) -> None:
     """Listen to the core's post signals for this app only (tests build many apps)."""
     post_created.connect(_on_post_created, sender=app, weak=False)
     post_edited.connect(_on_post_edited, sender=app, weak=False)
+    display_name_changed.connect(_on_display_name_changed, sender=app, weak=False)
 
 
 # --- asking for support ------------------------------------------------------------------
@@ -663,15 +698,19 @@ def claim_item(actor: User, item: TriageItem, now: datetime | None = None) -> Tr
         holder = db.session.get(User, item.claimed_by_id) if item.claimed_by_id else None
         name = holder.display_name if holder else "Another facilitator"
         raise Conflict(f"{name} is already looking after this.")
+    touch_queue(item.course_id)
     return item
 
 
 def release_item(actor: User, item: TriageItem) -> TriageItem:
+    """Let go of an item the actor claimed, so anyone can take it at once."""
     if not can_facilitate(actor, item.course_id):
         raise NotFound("There is nothing here.")
-    release(
+    released = release(
         TriageItem, item.id, actor.id, holder_column="claimed_by_id", until_column="claimed_until"
     )
+    if released:
+        touch_queue(item.course_id)
     return item
 
 

@@ -4,16 +4,19 @@ queue and dashboard, and the admin page that assigns facilitators to courses."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import SelectChoice
 
 from forum.accounts.access import role_required
 from forum.accounts.models import Role
 from forum.courses.models import Course
 from forum.errors import reshow_form_on_error
-from forum.extensions import db
+from forum.extensions import db, unlimited_read
 from forum.support import queue as queue_reads
 from forum.support import services
 from forum.support.forms import (
@@ -25,6 +28,7 @@ from forum.support.forms import (
     UnassignForm,
     WithdrawRequestForm,
 )
+from forum.support.listing import Marks, queue_listing
 from forum.support.models import SubjectType, TriageItem, Urgency
 from forum.threads.models import Post
 
@@ -136,21 +140,49 @@ def _int_arg(name: str) -> int | None:
     return int(raw)
 
 
+class IdLinks:
+    """The URLs of one endpoint for many ids: one ``url_for``, then each id put in place
+    (a queue page links to seven places per row)."""
+
+    _SAMPLE = 987654321
+
+    def __init__(self, endpoint: str, argument: str) -> None:
+        values: dict[str, Any] = {argument: self._SAMPLE}
+        url = url_for(endpoint, **values)
+        self._head, self._tail = url.split(str(self._SAMPLE), 1)
+
+    def __call__(self, row_id: int) -> str:
+        return f"{self._head}{int(row_id)}{self._tail}"
+
+
+def _render_listing(page: queue_reads.QueuePage) -> str:
+    links = SimpleNamespace(
+        item=IdLinks("support.item", "item_id"),
+        claim=IdLinks("support.claim", "item_id"),
+        release=IdLinks("support.release", "item_id"),
+        resolve=IdLinks("support.resolve", "item_id"),
+        open_entry=IdLinks("journals.open_entry", "entry_id"),
+        permalink=IdLinks("threads.permalink", "post_id"),
+    )
+    return render_template(
+        "support/_queue_listing.html",
+        page=page,
+        links=links,
+        mark=Marks,
+        state_labels=queue_reads.STATE_FILTER_LABELS,
+        SubjectType=SubjectType,
+    )
+
+
 @bp.get("/queue")
+@unlimited_read
 @role_required(Role.FACILITATOR)
 def queue():
     state = request.args.get("state", "waiting")
     filters = queue_reads.QueueFilters(module_id=_int_arg("module"), state=state)
-    page = queue_reads.queue_page(current_user, filters, _int_arg("page") or 1)
-    return render_template(
-        "support/queue.html",
-        page=page,
-        waited=queue_reads.waited,
-        state_labels=queue_reads.STATE_FILTER_LABELS,
-        claim_form=ClaimForm(formdata=None),
-        resolve_form=ResolveForm(formdata=None),
-        SubjectType=SubjectType,
-    )
+    listing = queue_listing(current_user, filters, _int_arg("page") or 1, _render_listing)
+    # Escaped when rendered (support/_queue_listing.html); the marks put in only text.
+    return render_template("support/queue.html", listing=Markup(listing))  # noqa: S704
 
 
 @bp.get("/queue/<id:item_id>")

@@ -31,11 +31,15 @@ class Post(StoredMarkdown, Model):
         # A thread in reading order, covering the status filter: page boundaries and keyset
         # seeks (threads.services.thread_page) read only this index.
         Index("ix_posts_thread_order", "prompt_id", "created_at", "id", "status", "published_at"),
+        # A person's posts by thread and time: moderation's repeated-post check reads only
+        # their recent posts in OTHER threads (two ranges of prompt_id), however many they
+        # wrote in this one; any look-up by author alone uses it too.
+        Index("ix_posts_author_thread", "author_id", "prompt_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
     # Changed only by threads.services.change_post_status, which keeps counts and signals.
     status: Mapped[PostStatus] = mapped_column(

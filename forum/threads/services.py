@@ -7,16 +7,16 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import ColumnElement, and_, case, func, or_, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, or_, text, update
+from sqlalchemy.orm import joinedload, load_only, make_transient_to_detached
 
 from forum import cache
 from forum.accounts.models import Role, User
 from forum.courses.models import Prompt
-from forum.database import utcnow
+from forum.database import UTCDateTime, utcnow
 from forum.extensions import db
 from forum.markup import RenderedMarkup, render_markdown
 from forum.service_errors import PermissionDenied, ServiceError
@@ -88,9 +88,7 @@ def touch_thread(prompt_id: int) -> None:
     Every change a reader of the thread could see calls this (or _adjust_thread_counts,
     which bumps too), in the same transaction as the change.
     """
-    db.session.execute(
-        update(Prompt).where(Prompt.id == prompt_id).values(version=Prompt.version + 1)
-    )
+    _update_thread(_TOUCH_THREAD, {"thread_id": prompt_id})
 
 
 def touch_threads_by_author(author_id: int) -> None:
@@ -102,18 +100,54 @@ def touch_threads_by_author(author_id: int) -> None:
     )
 
 
+_prompts = cast(Table, Prompt.__table__)
+# Built once (building an UPDATE costs more than running it), and run on the connection:
+# Core statements, without the ORM's bulk-update bookkeeping; _update_thread keeps the
+# session's copy of the prompt honest instead.
+_TOUCH_THREAD = (
+    update(_prompts)
+    .where(_prompts.c.id == bindparam("thread_id"))
+    .values(version=_prompts.c.version + 1)
+)
+_COUNT_THREAD = (
+    update(_prompts)
+    .where(_prompts.c.id == bindparam("thread_id"))
+    .values(post_count=_prompts.c.post_count + bindparam("delta"), version=_prompts.c.version + 1)
+)
+_activity_at = bindparam("activity_at", type_=UTCDateTime())
+# One atomic UPDATE: concurrent writers serialise on the row and no count is lost.
+_COUNT_THREAD_ACTIVITY = _COUNT_THREAD.values(
+    last_post_at=case(
+        (
+            or_(_prompts.c.last_post_at.is_(None), _prompts.c.last_post_at < _activity_at),
+            _activity_at,
+        ),
+        else_=_prompts.c.last_post_at,
+    )
+)
+_THREAD_COUNTERS = ("post_count", "version", "last_post_at")
+
+
+def _update_thread(statement, params: dict) -> None:
+    """Run one of the UPDATEs of a thread's row above, for ``params["thread_id"]``."""
+    session = db.session
+    # Changes made to objects so far are written first, as an ORM UPDATE would.
+    session.flush()
+    session.connection().execute(statement, params)
+    # A Prompt this session already holds reads its new counters on next use.
+    loaded = session.identity_map.get(session.identity_key(Prompt, params["thread_id"]))
+    if loaded is not None:
+        session.expire(loaded, _THREAD_COUNTERS)
+
+
 def _adjust_thread_counts(prompt_id: int, delta: int, activity_at=None) -> None:
-    # One atomic UPDATE: concurrent writers serialise on the row and no count is lost.
-    values = {"post_count": Prompt.post_count + delta, "version": Prompt.version + 1}
-    if activity_at is not None:
-        values["last_post_at"] = case(
-            (
-                or_(Prompt.last_post_at.is_(None), Prompt.last_post_at < activity_at),
-                activity_at,
-            ),
-            else_=Prompt.last_post_at,
+    if activity_at is None:
+        _update_thread(_COUNT_THREAD, {"thread_id": prompt_id, "delta": delta})
+    else:
+        _update_thread(
+            _COUNT_THREAD_ACTIVITY,
+            {"thread_id": prompt_id, "delta": delta, "activity_at": activity_at},
         )
-    db.session.execute(update(Prompt).where(Prompt.id == prompt_id).values(**values))
 
 
 def prerender_body(body: str | None) -> None:
@@ -146,6 +180,31 @@ def find_post_by_idempotency_key(author: User, key: str) -> Post | None:
     ).scalar_one_or_none()
 
 
+# Every column of a new post; the INSERT sets them all, so the object made from the same
+# values (create_post) is exactly the row.
+_POST_COLUMNS = tuple(column.name for column in Post.__table__.columns if column.name != "id")
+# INSERT ... ON CONFLICT (author, key) DO NOTHING RETURNING id, the same text on SQLite
+# and PostgreSQL. A repeated form inserts nothing and says so by returning no row, so the
+# common case is one statement: no look-up first, no savepoint around it. Written as text
+# because the dialects' ON CONFLICT constructs can't be cached: SQLAlchemy would compile
+# them again for every post.
+_INSERT_POST = (
+    text(
+        # Names from the model, values all bound: nothing from a request is in the text.
+        f"INSERT INTO {Post.__tablename__} ({', '.join(_POST_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + name for name in _POST_COLUMNS)}) "
+        "ON CONFLICT (author_id, idempotency_key) DO NOTHING RETURNING id"
+    )
+    .bindparams(*(bindparam(name, type_=Post.__table__.c[name].type) for name in _POST_COLUMNS))
+    .columns(Post.__table__.c.id)
+)
+
+
+def _insert_post(values: dict) -> int | None:
+    """Insert one post row; its id, or None if the author already sent this form."""
+    return db.session.connection().execute(_INSERT_POST, values).scalar_one_or_none()
+
+
 def create_post(
     author: User,
     prompt: Prompt,
@@ -153,44 +212,62 @@ def create_post(
     parent: Post | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[Post, bool]:
-    """Write a reflection; returns (post, created). A repeated form returns the first post."""
+    """Write a reflection; returns (post, created). A repeated form returns the first post.
+
+    A fixed number of statements whatever the thread's size: the INSERT, then what the
+    receivers of ``post_created``/``post_published`` need, then the thread's counts. The
+    body was rendered before the request's first statement (``prerender_body``).
+    """
     _check_can_write(author)
     if idempotency_key is not None and not IDEMPOTENCY_KEY_RE.match(idempotency_key):
         raise PostError(
             "This form is out of date. Please reload the page and post again.", field="body"
         )
-    if idempotency_key:
-        existing = find_post_by_idempotency_key(author, idempotency_key)
-        if existing is not None:
-            return existing, False
-    text = _clean_body(body)
-    if parent is not None and (parent.prompt_id != prompt.id or not parent.is_visible):
-        raise PostError("The post you are replying to is no longer available.", field="body")
-
-    rendered = _render(text)
-    now = utcnow()
-    post = Post(
-        prompt_id=prompt.id,
-        author_id=author.id,
-        parent_id=parent.id if parent else None,
-        status=PostStatus.VISIBLE,
-        idempotency_key=idempotency_key,
-        created_at=now,
-    )
-    post.store_rendered(rendered)
-    post.prompt = prompt
-    post.author = author
-    post.parent = parent
     try:
-        with db.session.begin_nested():
-            db.session.add(post)
-            db.session.flush()
-    except IntegrityError:
-        # Another request with the same form won the race; give back its post.
-        existing = find_post_by_idempotency_key(author, idempotency_key or "")
+        text = _clean_body(body)
+        if parent is not None and (parent.prompt_id != prompt.id or not parent.is_visible):
+            raise PostError("The post you are replying to is no longer available.", field="body")
+    except PostError:
+        # A repeated form gets its first post back even if it couldn't be written now.
+        existing = (
+            find_post_by_idempotency_key(author, idempotency_key) if idempotency_key else None
+        )
         if existing is None:
             raise
         return existing, False
+
+    rendered = _render(text)
+    now = utcnow()
+    # Written as published: a receiver that holds it takes that back below, in the same
+    # transaction, so no reader ever sees it (and the common case needs no UPDATE).
+    values = {
+        "prompt_id": prompt.id,
+        "author_id": author.id,
+        "parent_id": parent.id if parent is not None else None,
+        "status": PostStatus.VISIBLE,
+        "idempotency_key": idempotency_key,
+        "created_at": now,
+        "published_at": now,
+        "edited_at": None,
+        "deleted_at": None,
+        "body_source": rendered.source,
+        "body_html": rendered.html,
+        "sanitizer_version": rendered.sanitizer_version,
+    }
+    post_id = _insert_post(values)
+    if post_id is None:
+        # The same form again (a double click, or another request that won the race).
+        existing = find_post_by_idempotency_key(author, idempotency_key or "")
+        if existing is None:  # pragma: no cover - ON CONFLICT only fires on that key
+            raise PostError("This post couldn't be saved. Please post again.", field="body")
+        return existing, False
+    post = Post(id=post_id, **values)
+    post.prompt = prompt
+    post.author = author
+    post.parent = parent
+    # The row is written: the object joins the session as loaded, with nothing to flush.
+    make_transient_to_detached(post)
+    db.session.add(post)
 
     # Every receiver answers before anything is decided, so which extension loaded first
     # can't matter: one Hold from any of them keeps the post from readers.
@@ -201,10 +278,12 @@ def create_post(
     ]
     if holds:
         post.status = PostStatus.HELD
+        post.published_at = None
         db.session.flush()
         touch_thread(post.prompt_id)
         return post, True
-    _publish(post, author, now)
+    _adjust_thread_counts(post.prompt_id, +1, now)
+    post_published.send(sender(), post=post, actor=author)
     return post, True
 
 
@@ -537,3 +616,15 @@ def can_change_post(actor: User, post: Post) -> bool:
 def check_can_change_post(actor: User, post: Post) -> None:
     """Raise PostPermissionError or PostError unless ``actor`` may edit or delete ``post``."""
     _check_author(actor, post)
+
+
+def empty_page(prompt: Prompt, page: int) -> ThreadPage:
+    """Page ``page`` of the thread with no posts in it: its place among the pages."""
+    _in_page, pages = page_range(prompt, page)
+    return ThreadPage(posts=[], page=page, pages=pages, total=page_starts(prompt)[1])
+
+
+def posts_by_id(ids: list[int]) -> list[Post]:
+    """These posts, as a thread page shows them (authors, quoted parents), in one statement."""
+    query = db.select(Post).where(Post.id.in_(ids)).options(*_post_options())
+    return list(db.session.execute(query).unique().scalars())

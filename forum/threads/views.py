@@ -22,14 +22,18 @@ from markupsafe import Markup
 
 from forum import cache
 from forum.accounts.models import Role
-from forum.courses.services import SLUG_RE, find_prompt, thread_version
+from forum.courses.services import SLUG_RE, THREAD_VERSION, find_prompt
 from forum.errors import reshow_form_on_error
-from forum.extensions import limiter
-from forum.threads import services
+from forum.extensions import limiter, unlimited_read
+from forum.front_cache import page_version, register_anonymous_page
+from forum.threads import frames, services
 from forum.threads.forms import DeletePostForm, EditPostForm, PostForm, new_idempotency_key
 from forum.threads.models import Post, PostStatus
 
 bp = Blueprint("threads", __name__)
+# An anonymous reader's thread pages are replayed by the front cache while the thread's
+# versions hold (forum/front_cache.py).
+bp.record_once(lambda state: register_anonymous_page(state.app, "threads.thread", THREAD_VERSION))
 
 # A page number people could mean: digits only, and short enough to be a real page.
 PAGE_RE = re.compile(r"[0-9]{1,9}")
@@ -107,26 +111,95 @@ def _posting_blocked():
 
 
 @bp.get("/c/<course_slug>/<module_slug>/<prompt_slug>")
+@unlimited_read
 def thread(course_slug: str, module_slug: str, prompt_slug: str):
     raw_page = request.args.get("page", "1")
     if not PAGE_RE.fullmatch(raw_page):
         abort(404, services.NO_SUCH_PAGE)
     number = int(raw_page)
+    if not all(SLUG_RE.fullmatch(s) for s in (course_slug, module_slug, prompt_slug)):
+        abort(404)
+    slugs = {"course_slug": course_slug, "module_slug": module_slug, "prompt_slug": prompt_slug}
     # Anonymous readers share one rendered page per data version; only the canonical
     # address of a page is cached (its "Log in" link carries the address).
     canonical = b"" if number == 1 else f"page={number}".encode()
     if request.query_string == canonical and cache.anonymous_cacheable():
-        if not all(SLUG_RE.fullmatch(s) for s in (course_slug, module_slug, prompt_slug)):
-            abort(404)
-        version = thread_version(course_slug, module_slug, prompt_slug)
+        version = page_version("threads.thread", **slugs)
         if version is None:
             abort(404)
         return cache.cached_page(
             f"thread:{version}:{number}",
             lambda: _render_thread(_find_prompt(course_slug, module_slug, prompt_slug), number),
         )
+    if request.query_string == canonical and current_user.is_authenticated:
+        framed = _framed_thread(slugs, number)
+        if framed is not None:
+            return framed
     prompt = _find_prompt(course_slug, module_slug, prompt_slug)
     return _render_thread(prompt, number)
+
+
+def _framed_thread(slugs: dict[str, str], number: int) -> str | None:
+    """The page from the frame readers like this one share (forum/threads/frames.py), or
+    None when it must be rendered in full."""
+    user = current_user._get_current_object()
+    if not frames.frame_reader_ok(user):
+        return None
+    found = frames.reader_versions(slugs, user)
+    if found is None:
+        abort(404)
+    row, said = found
+    prompt_ref = (row[3], row[5])
+    key = frames.frame_key(repr(row), number, user, said)
+
+    def _render(rendered: dict[str, Any]) -> frames.Frame:
+        prompt = _find_prompt(**slugs)
+        viewer = frames.FrameViewer(user.role)
+        html = frames.render_with_marks(lambda: _render_thread(prompt, number, viewer, rendered))
+        starts, _total = services.page_starts(prompt)
+        start = starts[number - 1] if 1 < number <= len(starts) else None
+        stop = starts[number] if number < len(starts) else None
+        return frames.Frame(
+            html,
+            [list(item) for item in rendered["shared"]],
+            [start[0].isoformat(), start[1]] if start else None,
+            [stop[0].isoformat(), stop[1]] if stop else None,
+        )
+
+    rendered: dict[str, Any] = {}
+    frame = frames.get_frame(key, lambda: _render(rendered))
+    loaded: list[Post] | None = rendered.get("own")
+    if loaded is not None:  # rendered just now, with the reader's own posts
+        mine = [(post.id, post.created_at.isoformat()) for post in loaded]
+    else:
+        mine = frames.own_posts(frame, prompt_ref[0], user)
+    if mine and not frame.items:
+        return None  # only their own (held) posts: the page is laid out differently
+    own = _own_items(repr(row), user, mine, loaded) if mine else []
+    return frames.fill(frame, user, frames.posts_for(frame, user, own), new_idempotency_key())
+
+
+def _own_items(
+    version: str, user, mine: list[tuple[int, str]], loaded: list[Post] | None
+) -> list[tuple[str, int, str]]:
+    """The reader's own posts on the page, rendered for them: (created_at iso, id, html).
+    Kept per thread version in this worker; loaded (unless ``loaded`` has them) and
+    rendered only when missing."""
+    store = frames.own_rendered()
+    found = {pid: store.get((version, pid, user.role)) for pid, _at in mine}
+    missing = [pid for pid, html in found.items() if html is None]
+    if missing:
+        posts = (
+            [post for post in loaded if post.id in missing]
+            if loaded is not None
+            else services.posts_by_id(missing)
+        )
+        own_ids = {post.id for post in posts if services.can_change_post(user, post)}
+        item = _post_renderer(user, own_ids)
+        for post in posts:
+            found[post.id] = html = str(item(post))
+            store.put((version, post.id, user.role), html)
+    return [(at, pid, found[pid] or "") for pid, at in mine]
 
 
 class _SignedInReader:
@@ -210,8 +283,15 @@ def _store_shared_post_list(prompt, number: int, posts) -> list[tuple[str, int, 
     return shared
 
 
-def _render_thread(prompt, number: int) -> str:
-    user = current_user
+def _render_thread(
+    prompt,
+    number: int,
+    frame_viewer: frames.FrameViewer | None = None,
+    rendered: dict[str, Any] | None = None,
+) -> str:
+    # frame_viewer: a frame is rendered (forum/threads/frames.py): marks for the reader,
+    # and the shared posts left in ``rendered["shared"]`` with a mark in their place.
+    user: Any = frame_viewer or current_user
     items: list[Markup]
     if not user.is_authenticated or user.has_role(Role.MODERATOR):
         # Anonymous (the whole page is cached by the caller) or a moderator (sees
@@ -224,11 +304,17 @@ def _render_thread(prompt, number: int) -> str:
         # A signed-in reader: the post list everyone shares (cached per data version)
         # with this reader's own posts rendered for them in their places.
         shared = _shared_post_list(prompt, number)
-        if shared is not None:
+        if shared is not None and frame_viewer is not None:
+            page = services.empty_page(prompt, number)  # a frame: nobody's own posts
+        elif shared is not None:
             page = services.own_posts_on_page(prompt, user, number)
         else:
-            page = services.thread_page(prompt, user, number)
+            # A frame: the reader's own posts come with the page's (one statement, not two).
+            reader = current_user if frame_viewer is not None else user
+            page = services.thread_page(prompt, reader, number)
             shared = _deferred_times(lambda: _store_shared_post_list(prompt, number, page.posts))
+            if rendered is not None:
+                rendered["own"] = [p for p in page.posts if p.author_id == reader.id]
         mine = [p for p in page.posts if p.author_id == user.id]
         own_posts = {p.id for p in mine if services.can_change_post(user, p)}
         item = _post_renderer(user, own_posts)
@@ -238,6 +324,9 @@ def _render_thread(prompt, number: int) -> str:
         merged += _deferred_times(lambda: [(p.created_at.isoformat(), p.id, item(p)) for p in mine])
         merged.sort(key=lambda entry: (entry[0], entry[1]))
         items = [html for _at, _pid, html in merged]
+        if rendered is not None:
+            rendered["shared"] = shared
+            items = [Markup(frames.POSTS_MARK)] if shared else []  # noqa: S704  (a mark)
 
     form = None
     blocked = None
@@ -246,6 +335,9 @@ def _render_thread(prompt, number: int) -> str:
         if not blocked:
             form = PostForm(formdata=None)
             form.ensure_key()
+            if frame_viewer is not None:
+                form.idempotency_key.data = frames.KEY_MARK
+    extra = {} if frame_viewer is None else {"current_user": frame_viewer}
     html = render_template(
         "threads/thread.html",
         prompt=prompt,
@@ -258,6 +350,7 @@ def _render_thread(prompt, number: int) -> str:
         max_chars=current_app.config["POST_MAX_CHARS"],
         thread_args=_thread_args(prompt),
         login_next=_thread_url(prompt, page.page),
+        **extra,
     )
     # In the cache's own rendering the marks stay (cached_page fills them per request).
     return html if g.get("hearth_defer_ago") else cache.fill_times(html)

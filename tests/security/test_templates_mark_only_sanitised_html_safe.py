@@ -19,6 +19,17 @@ ALLOWED_PY_MARKUP = {
     ("notifications/emails.py", "footer_html=Markup(footer_html),"),
     # The thread's shared post list: threads/_posts.html's own (autoescaped) output, cached.
     ("forum/threads/views.py", "return Markup(html)"),
+    # A signed-in reader's frame: a constant mark where their posts go (frames.fill).
+    ("forum/threads/views.py", "items = [Markup(frames.POSTS_MARK)] if shared else []"),
+    # The support queue's shared listing: support/_queue_listing.html's own (autoescaped)
+    # output, cached, with the reader's token, claims and waiting times put in as text.
+    (
+        "forum/support/views.py",
+        'return render_template("support/queue.html", listing=Markup(listing))',
+    ),
+    # The moderation queue's shared part: moderation/_queue_shared.html's own (autoescaped)
+    # output, cached, with escaped names, titles, times, claims and the token put in.
+    ("moderation/queue_cache.py", 'return Markup("".join(parts))'),
 }
 
 
