@@ -46,10 +46,29 @@ def browser():
         browser.close()
 
 
+def _bodies_read_at_once(app):
+    """``app`` with each response body read (and its file closed) before it is sent.
+
+    Chromium drops connections it no longer needs (a favicon already cached); werkzeug's
+    development server can then skip closing the body, and a static file's handle is left
+    for the garbage collector, a ResourceWarning at some later test's teardown."""
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, _bodies_read_at_once(app), threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
