@@ -40,3 +40,20 @@ def test_reading_is_not_rate_limited_by_posting(client, alice_client, course):
         post_reflection(alice_client, f"Post {n}", key=f"read-key-{n:010d}")
     assert alice_client.get(THREAD).status_code == 200
     assert client.get(THREAD).status_code == 200
+
+
+def test_only_marked_reads_skip_the_limiter(app, course, alice_client):
+    # @unlimited_read views skip the limiter's bookkeeping on GET and HEAD; writing to
+    # the same thread is still counted (the 429 above), and a GET elsewhere still is too.
+    from forum.extensions import _unlimited_reads
+
+    cases = [
+        ("GET", "/c/allyship/noticing/first-memory", True),
+        ("HEAD", "/c/allyship", True),
+        ("POST", "/c/allyship/noticing/first-memory/posts", False),
+        ("GET", "/c/allyship/noticing/first-memory/posts", False),
+        ("GET", "/account/login", False),
+    ]
+    for method, path, skipped in cases:
+        with app.test_request_context(path, method=method):
+            assert _unlimited_reads() is skipped, (method, path)
