@@ -189,7 +189,23 @@ class QueueVersion(Model):
     version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class TriageItem(Model):
+class TriageLabels:
+    """The words a queue row shows for its rank and state (a triage item, or a queue row)."""
+
+    __slots__ = ()
+    rank: int
+    state: TriageState
+
+    @property
+    def rank_label(self) -> str:
+        return RANK_LABELS.get(Rank(self.rank), "")
+
+    @property
+    def state_label(self) -> str:
+        return TRIAGE_STATE_LABELS[self.state]
+
+
+class TriageItem(TriageLabels, Model):
     """One subject in the facilitators' queue, with everything the queue page orders by."""
 
     __tablename__ = "triage_items"
@@ -239,11 +255,3 @@ class TriageItem(Model):
     module: Mapped[Module] = relationship()
     claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
     resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
-
-    @property
-    def rank_label(self) -> str:
-        return RANK_LABELS.get(Rank(self.rank), "")
-
-    @property
-    def state_label(self) -> str:
-        return TRIAGE_STATE_LABELS[self.state]

@@ -27,12 +27,12 @@ from forum.service_errors import NotFound
 from forum.support.detector import Tier
 from forum.support.models import (
     RANK_LABELS,
-    TRIAGE_STATE_LABELS,
     FacilitatorAssignment,
     QueueVersion,
     Rank,
     SubjectType,
     TriageItem,
+    TriageLabels,
     TriageState,
     Urgency,
 )
@@ -66,7 +66,7 @@ class QueueFilters:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueRow:
+class QueueRow(TriageLabels):
     """One row of the queue: only what the page shows, names included (no ORM objects)."""
 
     id: int
@@ -84,14 +84,6 @@ class QueueRow:
     person_name: str
     module_title: str
     claimer_name: str | None  # None when nobody claimed it
-
-    @property
-    def rank_label(self) -> str:
-        return RANK_LABELS.get(Rank(self.rank), "")
-
-    @property
-    def state_label(self) -> str:
-        return TRIAGE_STATE_LABELS[self.state]
 
     @property
     def claim_shown(self) -> bool:

@@ -9,9 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from forum.accounts.models import Role
+from forum.accounts.models import Role, User
 from forum.courses.models import Prompt
 from forum.courses.services import import_course
+from forum.database import utcnow
 from forum.extensions import db
 from forum.threads.models import Post
 from tests.course_data import SMALL_COURSE
@@ -111,3 +112,24 @@ def raw_html(response) -> str:
 def page_text(response) -> str:
     """The page with character references resolved, for checking the words people read."""
     return html.unescape(raw_html(response))
+
+
+def add_participants(prefix: str, count: int) -> list[User]:
+    """``count`` new confirmed participants (``{prefix}{n}@example.com``), flushed; call
+    within an app context."""
+    first = db.session.execute(db.select(db.func.count(User.id))).scalar_one()
+    now = utcnow()
+    people = [
+        User(
+            email=f"{prefix}{n}@example.com",
+            display_name=f"{prefix.capitalize()} {n}",
+            password_hash="x",
+            role=Role.PARTICIPANT,
+            session_token=f"{n:032d}",
+            email_confirmed_at=now,
+        )
+        for n in range(first, first + count)
+    ]
+    db.session.add_all(people)
+    db.session.flush()
+    return people

@@ -21,7 +21,7 @@ from moderation import services as moderation
 from moderation.models import ReviewItem
 from notifications.models import NotificationEvent, Subscription, SubscriptionMode
 from tests.query_count import statements, writes
-from tests.threads.conftest import OTHER_THREAD, THREAD, post_id_from
+from tests.threads.conftest import OTHER_THREAD, THREAD, add_participants, post_id_from
 
 # The person; the thread's lock with the watched words and the author's recent posts in
 # other threads (moderation's checks and holds); the prompt with its module and course;
@@ -39,21 +39,8 @@ def _fill(app, prompt_id: int, count: int, author_id: int) -> None:
     """``count`` new people each post once in the thread and watch it; ``author_id`` also
     wrote ``count`` posts there before."""
     with app.app_context():
-        first = db.session.execute(db.select(db.func.count(User.id))).scalar_one()
         now = utcnow()
-        people = [
-            User(
-                email=f"filler{n}@example.com",
-                display_name=f"Filler {n}",
-                password_hash="x",
-                role=Role.PARTICIPANT,
-                session_token=f"{n:032d}",
-                email_confirmed_at=now,
-            )
-            for n in range(first, first + count)
-        ]
-        db.session.add_all(people)
-        db.session.flush()
+        people = add_participants("filler", count)
         for n, writer_id in enumerate([p.id for p in people] + [author_id] * count):
             post = Post(
                 prompt_id=prompt_id,

@@ -11,7 +11,7 @@ from forum.database import utcnow
 from forum.extensions import db
 from forum.threads.models import Post, PostStatus
 from tests.query_count import statements, writes
-from tests.threads.conftest import THREAD
+from tests.threads.conftest import THREAD, add_participants
 
 
 @pytest.fixture
@@ -22,21 +22,8 @@ def app_config():
 def _fill_thread(app, prompt_id: int, authors: int) -> None:
     """``authors`` new people each write one post; every other post replies to the one before."""
     with app.app_context():
-        first = db.session.execute(db.select(db.func.count(User.id))).scalar_one()
         now = utcnow()
-        people = [
-            User(
-                email=f"writer{n}@example.com",
-                display_name=f"Writer {n}",
-                password_hash="x",
-                role=Role.PARTICIPANT,
-                session_token=f"{n:032d}",
-                email_confirmed_at=now,
-            )
-            for n in range(first, first + authors)
-        ]
-        db.session.add_all(people)
-        db.session.flush()
+        people = add_participants("writer", authors)
         previous = None
         for n, person in enumerate(people):
             post = Post(
